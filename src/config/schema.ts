@@ -1,0 +1,221 @@
+// The JSON configuration of SPEC.md as a zod schema; the TypeScript types are inferred from it,
+// never written twice. Objects are strict (unknown keys are errors, SPEC), defaults come from
+// defaults.ts. Cross-references (pool names, uniqueness) are checked in validate.ts.
+import { isIP } from 'node:net';
+import * as z from 'zod';
+import { DEFAULTS } from './defaults.ts';
+import { parseDuration } from './duration.ts';
+import { parseHostPort } from '../net/address.ts';
+
+const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) : v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v));
+
+/** "250ms" | "5s" | "2m" | "1h" | integer milliseconds → milliseconds. */
+export const duration = z.unknown().transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.issues.push({ code: 'custom', input: v, message: `expected a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got ${show(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** host:port; port 0 only where the caller allows it (listeners in tests bind port 0). */
+const hostPort = (allowZero: boolean) =>
+  z.string({ error: (i) => `expected host:port, got ${show(i.input)}` }).refine((s) => parseHostPort(s, allowZero) !== null, {
+    error: (i) => `expected host:port, got ${show(i.input)}`,
+  });
+
+const ip = z.string().refine((s) => isIP(s) !== 0, { error: (i) => `expected an IP address, got ${show(i.input)}` });
+
+const cidr = z.string().refine(
+  (s) => {
+    const [addr, bits, extra] = s.split('/');
+    if (extra !== undefined || addr === undefined) return false;
+    const family = isIP(addr);
+    if (family === 0) return false;
+    if (bits === undefined) return true;
+    if (!/^[0-9]{1,3}$/.test(bits)) return false;
+    return Number(bits) <= (family === 4 ? 32 : 128);
+  },
+  { error: (i) => `expected an IP address or CIDR like "10.0.0.0/8", got ${show(i.input)}` },
+);
+
+const port = z.int().min(1).max(65535);
+const keepAlive = z.union([z.literal(false), duration]);
+
+const listenerTls = z.strictObject({
+  certificates: z.array(z.strictObject({ cert: z.string(), key: z.string() })).min(1),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default(DEFAULTS.listener.tls.minVersion),
+  handshakeTimeout: duration.default(DEFAULTS.listener.tls.handshakeTimeout),
+  alpn: z.array(z.enum(['h2', 'http/1.1'])).default([...DEFAULTS.listener.tls.alpn]),
+});
+
+const listener = z.strictObject({
+  name: z.string().min(1),
+  listen: hostPort(true),
+  protocol: z.enum(['tcp', 'http', 'udp']),
+  pool: z.string().min(1),
+  tls: listenerTls.optional(),
+  acceptProxyProtocol: z
+    .strictObject({
+      from: z.array(cidr).min(1),
+      timeout: duration.default(DEFAULTS.listener.acceptProxyProtocol.timeout),
+    })
+    .optional(),
+  routes: z
+    .array(
+      z.strictObject({
+        host: z.string().min(1).optional(),
+        pathPrefix: z.string().startsWith('/').optional(),
+        pool: z.string().min(1),
+      }),
+    )
+    .default([]),
+  forwardedHeaders: z
+    .strictObject({
+      xForwardedFor: z.enum(['append', 'replace', 'off']).default(DEFAULTS.listener.forwardedHeaders.xForwardedFor),
+      trustedProxies: z.array(cidr).default([]),
+    })
+    .prefault({}),
+  timeouts: z
+    .strictObject({
+      clientIdle: duration.default(DEFAULTS.listener.timeouts.clientIdle),
+      requestHeaders: duration.default(DEFAULTS.listener.timeouts.requestHeaders),
+      requestBody: duration.default(DEFAULTS.listener.timeouts.requestBody),
+      httpKeepAlive: duration.default(DEFAULTS.listener.timeouts.httpKeepAlive),
+    })
+    .prefault({}),
+  /** Absent: true for tcp, false for http (defaults.ts defaultIdleReset). */
+  idleReset: z.boolean().optional(),
+  tcpKeepAlive: keepAlive.default(DEFAULTS.listener.tcpKeepAlive),
+  limits: z
+    .strictObject({
+      maxConnections: z.int().min(1).default(DEFAULTS.listener.limits.maxConnections),
+      perClient: z
+        .strictObject({
+          maxConnections: z.int().min(1).optional(),
+          newPerSecond: z.number().positive().optional(),
+        })
+        .optional(),
+      maxHeaderBytes: z.int().min(1024).default(DEFAULTS.listener.limits.maxHeaderBytes),
+    })
+    .prefault({}),
+  acl: z.array(z.strictObject({ action: z.enum(['allow', 'deny']), source: cidr })).default([]),
+});
+
+const server = z.strictObject({
+  address: hostPort(false),
+  weight: z.int().min(0).max(1_000_000).default(DEFAULTS.pool.server.weight),
+  /** 0 = unlimited. */
+  maxConnections: z.int().min(0).default(DEFAULTS.pool.server.maxConnections),
+  backup: z.boolean().default(DEFAULTS.pool.server.backup),
+});
+
+const statusRange = z.string().regex(/^[1-5][0-9]{2}(-[1-5][0-9]{2})?$/, { error: (i) => `expected a status or range like "200-399", got ${show(i.input)}` });
+
+const healthCheck = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('tcp'),
+    interval: duration.default(DEFAULTS.pool.healthCheck.interval),
+    timeout: duration.default(DEFAULTS.pool.healthCheck.timeout),
+    rise: z.int().min(1).default(DEFAULTS.pool.healthCheck.rise),
+    fall: z.int().min(1).default(DEFAULTS.pool.healthCheck.fall),
+  }),
+  z.strictObject({
+    type: z.literal('http'),
+    path: z.string().startsWith('/').default(DEFAULTS.pool.healthCheck.path),
+    interval: duration.default(DEFAULTS.pool.healthCheck.interval),
+    timeout: duration.default(DEFAULTS.pool.healthCheck.timeout),
+    rise: z.int().min(1).default(DEFAULTS.pool.healthCheck.rise),
+    fall: z.int().min(1).default(DEFAULTS.pool.healthCheck.fall),
+    expectStatus: statusRange.default(DEFAULTS.pool.healthCheck.expectStatus),
+  }),
+]);
+
+const persistence = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('source-ip'), timeout: duration.default(DEFAULTS.pool.persistence.timeout) }),
+  z.strictObject({ type: z.literal('cookie'), name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default(DEFAULTS.pool.persistence.cookieName) }),
+]);
+
+export const SCHEDULER_NAMES = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'lblc', 'lblcr', 'random', 'p2c', 'maglev'] as const;
+
+const pool = z.strictObject({
+  name: z.string().min(1),
+  scheduler: z.enum(SCHEDULER_NAMES).default(DEFAULTS.pool.scheduler),
+  servers: z.array(server).min(1),
+  healthCheck: healthCheck.optional(),
+  persistence: persistence.optional(),
+  sendProxyProtocol: z.enum(['v1', 'v2', 'off']).default(DEFAULTS.pool.sendProxyProtocol),
+  tls: z
+    .strictObject({
+      servername: z.string().optional(),
+      ca: z.string().optional(),
+      verify: z.boolean().default(true),
+    })
+    .optional(),
+  timeouts: z
+    .strictObject({
+      connect: duration.default(DEFAULTS.pool.timeouts.connect),
+      serverIdle: duration.default(DEFAULTS.pool.timeouts.serverIdle),
+      response: duration.default(DEFAULTS.pool.timeouts.response),
+      queue: duration.default(DEFAULTS.pool.timeouts.queue),
+    })
+    .prefault({}),
+  slowStart: duration.optional(),
+  tcpKeepAlive: keepAlive.default(DEFAULTS.pool.tcpKeepAlive),
+  connectionPool: z
+    .strictObject({
+      maxIdlePerServer: z.int().min(0).default(DEFAULTS.pool.connectionPool.maxIdlePerServer),
+      idleTimeout: duration.default(DEFAULTS.pool.connectionPool.idleTimeout),
+      reuse: z.enum(['never', 'safe', 'always']).default(DEFAULTS.pool.connectionPool.reuse),
+    })
+    .prefault({}),
+  source: z
+    .strictObject({
+      addresses: z.array(ip).min(1),
+      portRange: z
+        .tuple([port, port])
+        .refine(([lo, hi]) => lo <= hi, { error: 'expected [low, high] with low <= high' })
+        .default([...DEFAULTS.pool.source.portRange]),
+      onExhausted: z.enum(['queue', 'reject']).default(DEFAULTS.pool.source.onExhausted),
+      queueTimeout: duration.default(DEFAULTS.pool.source.queueTimeout),
+      queueLength: z.int().min(0).default(DEFAULTS.pool.source.queueLength),
+    })
+    .optional(),
+  retries: z.int().min(0).max(10).default(DEFAULTS.pool.retries),
+});
+
+export const configSchema = z.strictObject({
+  admin: z
+    .strictObject({
+      listen: hostPort(true).default(DEFAULTS.admin.listen),
+      token: z.string().min(1).optional(),
+    })
+    .optional(),
+  drainTimeout: duration.default(DEFAULTS.drainTimeout),
+  limits: z
+    .strictObject({
+      maxSessions: z.int().min(1).default(DEFAULTS.limits.maxSessions),
+      onFull: z.enum(['refuse', 'reset-oldest-idle']).default(DEFAULTS.limits.onFull),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logging.level),
+      access: z.boolean().default(DEFAULTS.logging.access),
+      pretty: z.boolean().default(DEFAULTS.logging.pretty),
+    })
+    .prefault({}),
+  listeners: z.array(listener).min(1),
+  pools: z.array(pool).min(1),
+});
+
+/** What users write (durations as strings, defaults absent). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** What the proxy runs on: validated, durations in ms, defaults applied, frozen by load.ts. */
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['listeners'][number];
+export type PoolConfig = Config['pools'][number];
+export type ServerConfig = PoolConfig['servers'][number];
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+export type Protocol = ListenerConfig['protocol'];
