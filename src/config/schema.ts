@@ -21,7 +21,8 @@ export const duration = z.unknown().transform((v, ctx) => {
 
 /** host:port; port 0 only where the caller allows it (listeners in tests bind port 0). */
 const hostPort = (allowZero: boolean) =>
-  z.string({ error: (i) => `expected host:port, got ${show(i.input)}` }).refine((s) => parseHostPort(s, allowZero) !== null, {
+  // A missing address falls through to validate.ts, which says "required" for every missing key.
+  z.string({ error: (i) => (i.input === undefined ? undefined : `expected host:port, got ${show(i.input)}`) }).refine((s) => parseHostPort(s, allowZero) !== null, {
     error: (i) => `expected host:port, got ${show(i.input)}`,
   });
 
@@ -134,7 +135,13 @@ const healthCheck = z.discriminatedUnion('type', [
 
 const persistence = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('source-ip'), timeout: duration.default(DEFAULTS.pool.persistence.timeout) }),
-  z.strictObject({ type: z.literal('cookie'), name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default(DEFAULTS.pool.persistence.cookieName) }),
+  z.strictObject({
+    type: z.literal('cookie'),
+    name: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { error: (i) => `expected a cookie name (RFC 6265 token: letters, digits, !#$%&'*+.^_\`|~-), got ${show(i.input)}` })
+      .default(DEFAULTS.pool.persistence.cookieName),
+  }),
 ]);
 
 export const SCHEDULER_NAMES = ['rr', 'wrr', 'lc', 'wlc', 'sh', 'dh', 'lblc', 'lblcr', 'random', 'p2c', 'maglev'] as const;
@@ -175,7 +182,7 @@ const pool = z.strictObject({
       addresses: z.array(ip).min(1),
       portRange: z
         .tuple([port, port])
-        .refine(([lo, hi]) => lo <= hi, { error: 'expected [low, high] with low <= high' })
+        .refine(([lo, hi]) => lo <= hi, { error: (i) => `expected [low, high] with low <= high, got ${show(i.input)}` })
         .default([...DEFAULTS.pool.source.portRange]),
       onExhausted: z.enum(['queue', 'reject']).default(DEFAULTS.pool.source.onExhausted),
       queueTimeout: duration.default(DEFAULTS.pool.source.queueTimeout),

@@ -2,6 +2,17 @@
 // Like grpc-js pickers: `update()` runs when membership, health, weight or admin state
 // changes and may precompute tables; `pick()` is on the hot path and only reads them.
 import type { SchedulerName } from '../config/schema.ts';
+import { DestinationHashScheduler } from './dh.ts';
+import { LocalityLeastConnectionScheduler } from './lblc.ts';
+import { ReplicatedLocalityLeastConnectionScheduler } from './lblcr.ts';
+import { LeastConnectionScheduler } from './lc.ts';
+import { MaglevScheduler } from './maglev.ts';
+import { PowerOfTwoChoicesScheduler } from './p2c.ts';
+import { RandomScheduler } from './random.ts';
+import { RoundRobinScheduler } from './rr.ts';
+import { SourceHashScheduler } from './sh.ts';
+import { WeightedLeastConnectionScheduler } from './wlc.ts';
+import { WeightedRoundRobinScheduler } from './wrr.ts';
 
 /** What a scheduler may know of a server (pool/server.ts implements it). */
 export interface Schedulable {
@@ -32,3 +43,27 @@ export interface Scheduler<S extends Schedulable = Schedulable> {
 }
 
 export type SchedulerFactory = <S extends Schedulable>() => Scheduler<S>;
+
+/**
+ * Every scheduler by its SPEC name (`pool.scheduler`). Adding one: a file beside this one, a line
+ * here, and test/unit/scheduler/<name>.test.ts running the conformance suite.
+ */
+export const SCHEDULERS = {
+  rr: <S extends Schedulable>() => new RoundRobinScheduler<S>(),
+  wrr: <S extends Schedulable>() => new WeightedRoundRobinScheduler<S>(),
+  lc: <S extends Schedulable>() => new LeastConnectionScheduler<S>(),
+  wlc: <S extends Schedulable>() => new WeightedLeastConnectionScheduler<S>(),
+  sh: <S extends Schedulable>() => new SourceHashScheduler<S>(),
+  dh: <S extends Schedulable>() => new DestinationHashScheduler<S>(),
+  lblc: <S extends Schedulable>() => new LocalityLeastConnectionScheduler<S>(),
+  lblcr: <S extends Schedulable>() => new ReplicatedLocalityLeastConnectionScheduler<S>(),
+  random: <S extends Schedulable>() => new RandomScheduler<S>(),
+  p2c: <S extends Schedulable>() => new PowerOfTwoChoicesScheduler<S>(),
+  maglev: <S extends Schedulable>() => new MaglevScheduler<S>(),
+} as const satisfies Record<SchedulerName, SchedulerFactory>;
+
+/** A new scheduler of the named kind, empty until its first update(). */
+export function createScheduler<S extends Schedulable>(name: SchedulerName): Scheduler<S> {
+  const factory: SchedulerFactory = SCHEDULERS[name];
+  return factory<S>();
+}

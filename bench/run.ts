@@ -1,0 +1,299 @@
+// `npm run bench`: fullproxy against HAProxy, nginx and node-http-proxy on this machine, in one
+// run, one pinned cpu per side; prints one table per scenario with ratios against HAProxy in the
+// same mode and writes it to bench/results/<date>.md (+ .json with every repetition).
+// Installs nothing: says what is missing and exits 1. See bench/README.md.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LOAD_CPU, PROXY_CPU, clockTicksPerSecond, findTools, openFileLimit, type BenchEnv, type Tools } from './lib/env.ts';
+import { ProcessRegistry } from './lib/procs.ts';
+import { checksList, fmt, medianSample, scenarioTable } from './lib/report.ts';
+import { startServers } from './lib/servers.ts';
+import { StartError, TARGETS, TARGET_NAMES, isTargetName, startTarget, type RunningTarget, type TargetName } from './lib/targets.ts';
+import { SCENARIOS, SCENARIO_IDS, isScenarioId, type Check, type Outcome, type RunResults, type Sample, type Scenario, type ScenarioContext, type ScenarioId, type Settings } from './scenarios/scenario.ts';
+
+const USAGE = `usage: npm run bench -- [--quick] [--scenarios S1,S3] [--targets fullproxy-http,haproxy-http] [--duration 5s]
+  --quick        1 repetition, 2 s runs, 2,000 idle connections in S6 (smoke check, < 3 min)
+  --scenarios    subset of ${SCENARIO_IDS.join(',')}
+  --targets      subset of ${TARGET_NAMES.join(',')}
+  --duration     length of one measured run (default 5s; --quick 2s)
+  --repetitions  repetitions per scenario and target, medians reported (default 3; --quick 1)`;
+
+const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** A repetition with more failed requests than this is not a measurement of a working proxy. */
+const MAX_ERROR_RATIO = 0.01;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function parseDurationS(s: string): number | null {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$/.exec(s.trim());
+  if (m === null) return null;
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const seconds = unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : n;
+  // wrk takes whole seconds
+  return seconds >= 1 && seconds <= 300 ? Math.round(seconds) : null;
+}
+
+interface Options {
+  settings: Settings;
+  scenarios: ScenarioId[];
+  targets: TargetName[];
+  partial: boolean;
+}
+
+function parseOptions(argv: string[]): Options | string {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean', default: false },
+        scenarios: { type: 'string' },
+        targets: { type: 'string' },
+        duration: { type: 'string' },
+        repetitions: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const v = parsed.values;
+  if (v.help) return '';
+  const quick = v.quick;
+  let durationS = quick ? 2 : 5;
+  if (v.duration !== undefined) {
+    const d = parseDurationS(v.duration);
+    if (d === null) return `--duration: expected a duration like "5s" between 1s and 5m, got ${JSON.stringify(v.duration)}`;
+    durationS = d;
+  }
+  let repetitions = quick ? 1 : 3;
+  if (v.repetitions !== undefined) {
+    repetitions = Number(v.repetitions);
+    if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 20) return `--repetitions: expected 1..20, got ${JSON.stringify(v.repetitions)}`;
+  }
+  const scenarios: ScenarioId[] = [];
+  for (const s of (v.scenarios ?? SCENARIO_IDS.join(',')).split(',')) {
+    const id = s.trim().toUpperCase();
+    if (!isScenarioId(id)) return `--scenarios: unknown scenario ${JSON.stringify(s)} (known: ${SCENARIO_IDS.join(', ')})`;
+    if (!scenarios.includes(id)) scenarios.push(id);
+  }
+  scenarios.sort((a, b) => SCENARIO_IDS.indexOf(a) - SCENARIO_IDS.indexOf(b));
+  const targets: TargetName[] = [];
+  for (const s of (v.targets ?? TARGET_NAMES.join(',')).split(',')) {
+    const t = s.trim();
+    if (!isTargetName(t)) return `--targets: unknown target ${JSON.stringify(s)} (known: ${TARGET_NAMES.join(', ')})`;
+    if (!targets.includes(t)) targets.push(t);
+  }
+  targets.sort((a, b) => TARGET_NAMES.indexOf(a) - TARGET_NAMES.indexOf(b));
+  return {
+    settings: { quick, durationS, warmupS: 1, repetitions, idleConnections: quick ? 2000 : 10_000 },
+    scenarios,
+    targets,
+    partial: v.scenarios !== undefined || v.targets !== undefined,
+  };
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`.split('\n')[0]?.trim() ?? '?';
+}
+
+function machineInfo(tools: Tools): Record<string, string> {
+  let kernel = release();
+  try {
+    kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  } catch {
+    // keep os.release()
+  }
+  return {
+    cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
+    kernel,
+    node: process.version,
+    haproxy: firstLine(tools.haproxy, ['-v']),
+    nginx: firstLine(tools.nginx, ['-v']),
+    wrk: firstLine(tools.wrk, ['-v']).replace(/ Copyright.*$/, ''),
+  };
+}
+
+function localDate(): string {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function sampleProblem(s: Sample): string | null {
+  if (s.requests === undefined) return null;
+  if (s.requests === 0) return 'no request completed';
+  const e = s.errors ?? 0;
+  return e > s.requests * MAX_ERROR_RATIO ? `${fmt(e, 0)} errors in ${fmt(s.requests, 0)} requests` : null;
+}
+
+function brief(s: Sample): string {
+  const parts: string[] = [];
+  if (s.kibPerConn !== undefined) parts.push(`${fmt(s.connections, 0)} conns, ${fmt(s.kibPerConn, 2)} KiB/conn`);
+  if (s.rps !== undefined) parts.push(`${fmt(s.rps, 0)} req/s`);
+  if (s.mibps !== undefined && s.mibps > 50) parts.push(`${fmt(s.mibps, 0)} MiB/s`);
+  if (s.p99Ms !== undefined) parts.push(`p99 ${fmt(s.p99Ms, 2)} ms`);
+  if (s.cpuUsPerReq !== undefined) parts.push(`${fmt(s.cpuUsPerReq, 1)} µs CPU/req`);
+  if (s.errors !== undefined && s.errors > 0) parts.push(`${fmt(s.errors, 0)} errors`);
+  return parts.join(' · ');
+}
+
+/** One scenario on one target: start (once, or per repetition), warm up, measure, stop. */
+async function runOne(scenario: Scenario, ctx: ScenarioContext, name: TargetName, tag: string): Promise<Outcome> {
+  const samples: Sample[] = [];
+  let running: RunningTarget | null = null;
+  const reps = ctx.settings.repetitions;
+  try {
+    for (let rep = 1; rep <= reps; rep++) {
+      if (running === null) {
+        running = await startTarget(ctx.env, name);
+        if (scenario.warmup !== undefined) await scenario.warmup(ctx, running);
+      }
+      const s = await scenario.measure(ctx, running);
+      const died = running.failure();
+      if (died !== null) return { status: 'n/a', reason: `died during the run: ${died}`, samples };
+      samples.push(s);
+      log(`${tag} ${name} ${rep}/${reps}: ${brief(s)}`);
+      const problem = sampleProblem(s);
+      if (problem !== null) return { status: 'n/a', reason: problem, samples };
+      if (scenario.restartPerRepetition) {
+        await running.stop();
+        running = null;
+      }
+    }
+  } catch (err) {
+    const reason = err instanceof StartError ? `did not start: ${err.message}` : err instanceof Error ? err.message : String(err);
+    log(`${tag} ${name}: n/a (${reason})`);
+    return { status: 'n/a', reason, samples };
+  } finally {
+    if (running !== null) await running.stop();
+  }
+  return { status: 'ok', samples, median: medianSample(samples) };
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (typeof opts === 'string') {
+    process.stderr.write(opts === '' ? `${USAGE}\n` : `${opts}\n${USAGE}\n`);
+    return opts === '' ? 0 : 2;
+  }
+  const found = findTools();
+  if (!found.ok) {
+    process.stderr.write(`bench: missing on this machine (nothing is installed by the bench):\n${found.missing.map((m) => `  - ${m}`).join('\n')}\n`);
+    return 1;
+  }
+  const { tools } = found;
+  const { settings } = opts;
+  const started = Date.now();
+
+  const reg = new ProcessRegistry();
+  const dir = mkdtempSync(join(tmpdir(), 'fullproxy-bench-'));
+  // nginx workers may run as an unprivileged user: they read the 1 MiB file from here.
+  chmodSync(dir, 0o755);
+  let cleaned = false;
+  const cleanupSync = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    reg.killAllSync();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', cleanupSync);
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(`\nbench: ${sig}: stopping everything`);
+    void reg.killAll().finally(() => {
+      cleanupSync();
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  // This process only orchestrates; keep it off the proxy's cpu.
+  spawnSync(tools.taskset, ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
+
+  const nofile = openFileLimit();
+  const servers = await startServers(reg, tools, dir, nofile);
+  const env: BenchEnv = { reg, tools, dir, repoRoot: REPO_ROOT, node: process.execPath, nofile, clkTck: clockTicksPerSecond(), servers: servers.addresses, log };
+
+  const perTarget = settings.warmupS + settings.repetitions * (settings.durationS + 0.5);
+  const loadScenarios = opts.scenarios.filter((s) => ['S1', 'S2', 'S3', 'S7'].includes(s)).length;
+  const estimateS = loadScenarios * opts.targets.length * (perTarget + 1) + (opts.scenarios.includes('S6') ? opts.targets.length * settings.repetitions * (settings.quick ? 4 : 8) : 0);
+  log(
+    `bench: ${opts.scenarios.join(',')} × ${opts.targets.length} targets, ${settings.repetitions} repetition(s) of ${settings.durationS}s; about ${Math.ceil(estimateS / 60)} min. ` +
+      `proxy on cpu ${PROXY_CPU}; wrk, clients and servers (nginx ${servers.addresses.join(', ')}) on cpu ${LOAD_CPU}; fd limit ${nofile}; temp ${dir}`,
+  );
+
+  const results: RunResults = {};
+  const checks: Check[] = [];
+  const sections: string[] = [];
+  for (const id of opts.scenarios) {
+    const scenario = SCENARIOS[id];
+    const heading = `## ${id} — ${scenario.title}`;
+    if (scenario.unavailable !== null) {
+      sections.push(`${heading}\n\nn/a (${scenario.unavailable})`);
+      log(`[${id}] n/a (${scenario.unavailable})`);
+      continue;
+    }
+    const ctx: ScenarioContext = { env, settings, results };
+    const targets = scenario.targets.filter((t) => opts.targets.includes(t));
+    const sr: Partial<Record<TargetName, Outcome>> = {};
+    results[id] = sr;
+    const notReady = scenario.prepare === undefined ? null : await scenario.prepare(ctx);
+    for (const [i, t] of targets.entries()) {
+      sr[t] = notReady !== null ? { status: 'n/a', reason: notReady, samples: [] } : await runOne(scenario, ctx, t, `[${id} ${i + 1}/${targets.length}]`);
+    }
+    const sc = scenario.checks(sr);
+    checks.push(...sc);
+    sections.push(`${heading}\n\n${scenario.method}\n\n${scenarioTable(scenario, sr, targets)}${sc.length > 0 ? `\n\n${checksList(sc)}` : ''}`);
+  }
+
+  await reg.killAll();
+  const elapsedS = (Date.now() - started) / 1000;
+  const date = localDate();
+  const machine = machineInfo(tools);
+  const s6n = settings.idleConnections;
+  const tcpIdle = Math.min(s6n, Math.floor((nofile - 500) / 2));
+  const header = [
+    `# fullproxy benchmark ${date}${settings.quick ? ' (--quick)' : ''}`,
+    '',
+    `- machine: ${machine['cpu']}, Linux ${machine['kernel']}; ${machine['node']}, ${machine['haproxy']}, ${machine['nginx']}, ${machine['wrk']}`,
+    `- each proxy: one worker/thread pinned to cpu ${PROXY_CPU}; wrk -t1, the bench clients and the nginx servers (one worker, two ports) on cpu ${LOAD_CPU}; loopback only`,
+    `- ${settings.repetitions} repetition(s) of ${settings.durationS} s after a ${settings.warmupS} s warm-up; medians. S6: ${fmt(s6n, 0)} idle connections${tcpIdle < s6n ? ` (tcp mode ${fmt(tcpIdle, 0)}: two sockets per session within the fd limit of ${fmt(nofile, 0)})` : ''}`,
+    `- CPU µs/req = (utime + stime of the proxy's process tree after − before, /proc/PID/stat) ÷ requests completed; ratios are against HAProxy in the same mode (tcp or http)`,
+    `- a 2-core shared machine is noisy: compare only within one run, and trust CPU per request over requests/s (the load cpu saturates first)`,
+    `- run time ${fmt(elapsedS / 60, 1)} min`,
+  ].join('\n');
+  const targetsSection = `## Targets of issue 4\n\n${checks.length > 0 ? checksList(checks) : '(none measured in this run)'}`;
+  const markdown = `${header}\n\n${targetsSection}\n\n${sections.join('\n\n')}\n`;
+
+  process.stdout.write(`\n${markdown}`);
+  const suffix = `${settings.quick ? '-quick' : ''}${opts.partial ? '-partial' : ''}`;
+  const outDir = join(BENCH_DIR, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const mdPath = join(outDir, `${date}${suffix}.md`);
+  const jsonPath = join(outDir, `${date}${suffix}.json`);
+  writeFileSync(mdPath, markdown);
+  const labels = Object.fromEntries(TARGET_NAMES.map((t) => [t, TARGETS[t].label]));
+  writeFileSync(jsonPath, `${JSON.stringify({ date, settings, machine, fdLimit: nofile, elapsedS, targets: labels, checks, scenarios: results }, null, 2)}\n`);
+  log(`bench: wrote ${mdPath} and ${jsonPath}`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    log(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  },
+);

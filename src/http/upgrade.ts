@@ -1,0 +1,95 @@
+// Upgrade requests (WebSocket and others): the request head goes to the server on a fresh
+// connection of its own (never one from the shared pool), then the two sockets are piped like a
+// tcp session, with idle timeout and RST. Both sockets are destroyed when either side goes, so
+// nothing is left behind (the classic node-http-proxy fd leak).
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { HttpListenerContext, HttpSessionState } from './http-listener.ts';
+import type { FullproxyError } from '../errors.ts';
+import type { Server } from '../pool/server.ts';
+import type { Pool } from '../pool/pool.ts';
+import { PoolConnector } from '../pool/connector.ts';
+import { buildRequestHeaders } from './headers.ts';
+import { closeSocket, resetSocket } from '../net/socket.ts';
+import { recordFailure, recordSuccess } from '../health/passive.ts';
+import { sendRawFailure } from './status.ts';
+
+export class UpgradeTunnel {
+  readonly req: IncomingMessage;
+  readonly client: Socket;
+  readonly head: Buffer;
+  readonly state: HttpSessionState;
+  readonly ctx: HttpListenerContext;
+  server: Server | null = null;
+  upstream: Socket | null = null;
+  #closed = false;
+
+  constructor(req: IncomingMessage, client: Socket, head: Buffer, state: HttpSessionState, ctx: HttpListenerContext) {
+    this.req = req;
+    this.client = client;
+    this.head = head;
+    this.state = state;
+    this.ctx = ctx;
+  }
+
+  start(): void {
+    const { req, client, state, ctx } = this;
+    client.on('error', () => this.#teardown(true));
+    client.on('close', () => this.#teardown(false));
+    const built = buildRequestHeaders(req.rawHeaders, req.httpVersion, ctx.forwarded, state.info.clientAddress, ctx.proto, state.info.localPort);
+    if (built.headers === null) return sendRawFailure(client, 'bad-request');
+    const pool = ctx.pools.get(ctx.router.match(req.headers.host, req.url ?? '/'));
+    const server = pool?.pick({ clientAddress: state.info.clientAddress, destination: req.headers.host ?? '' }) ?? null;
+    if (pool === undefined || server === null) return sendRawFailure(client, 'no-server');
+    this.server = server;
+    server.active++;
+    state.session.serverAddress = server.address;
+    state.session.pool = pool.name;
+    // The tunnel is a tcp-like session from now on: server idle and RST apply (issue 3 §7).
+    state.session.timeouts = { ...state.session.timeouts, serverIdle: pool.config.timeouts.serverIdle, idleReset: state.session.timeouts.idleReset };
+    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+    const h = built.headers;
+    for (let i = 0; i < h.length; i += 2) lines.push(`${h[i]}: ${h[i + 1]}`);
+    lines.push(`connection: upgrade`, `upgrade: ${req.headers.upgrade ?? ''}`, '', '');
+    const requestHead = Buffer.from(lines.join('\r\n'), 'latin1');
+    new PoolConnector(pool.config).connect(server, state.info, (err, socket) => this.#onConnected(err, socket, requestHead, pool));
+  }
+
+  #onConnected(err: FullproxyError | null, socket: Socket | null, requestHead: Buffer, pool: Pool): void {
+    const server = this.server!;
+    if (err !== null || socket === null) {
+      server.connectErrors++;
+      recordFailure(pool, server, err?.code ?? 'connect', Date.now());
+      this.ctx.log.warn({ server: server.address, err: err?.message }, 'upgrade: server connect failed');
+      sendRawFailure(this.client, err?.code === 'FP_ERR_CONNECT_TIMEOUT' ? 'connect-timeout' : 'connect-failed');
+      return;
+    }
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    recordSuccess(server);
+    server.sessionsTotal++;
+    this.upstream = socket;
+    this.state.session.server = socket;
+    this.state.session.sourceAddress = socket.localAddress ?? null;
+    this.state.session.sourcePort = socket.localPort ?? null;
+    socket.on('error', () => this.#teardown(true));
+    socket.on('close', () => this.#teardown(false));
+    socket.write(requestHead);
+    if (this.head.length > 0) socket.write(this.head);
+    socket.pipe(this.client);
+    this.client.pipe(socket);
+    this.client.resume();
+  }
+
+  /** Either side gone: the other goes too — RST when it was a reset, else FIN after queued data. */
+  #teardown(reset: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.server !== null) this.server.active--;
+    const end = reset ? resetSocket : closeSocket;
+    end(this.client);
+    if (this.upstream !== null) end(this.upstream);
+  }
+}

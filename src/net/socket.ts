@@ -1,0 +1,31 @@
+// Socket options and the two ways to end a socket: close (FIN) and reset (RST).
+import type { Socket } from 'node:net';
+
+/** `ms` false = keepalive off. Probes do not move bytesRead/bytesWritten, so they never count as activity. */
+export function applySocketOptions(socket: Socket, keepAlive: number | false): void {
+  socket.setNoDelay(true);
+  if (keepAlive !== false) socket.setKeepAlive(true, keepAlive);
+}
+
+/** Sends RST (SO_LINGER 0) and frees the socket; both ends learn at once that the session is gone. */
+export function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  // resetAndDestroy() throws ERR_SOCKET_CLOSED when the handle is gone (e.g. still connecting).
+  if (socket.readyState === 'opening' || (socket as unknown as { _handle: unknown })._handle == null) {
+    socket.destroy();
+    return;
+  }
+  socket.resetAndDestroy();
+}
+
+/** Ends with FIN after queued data is written; destroys if the peer never closes its side. */
+export function closeSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  socket.destroySoon();
+}
+
+/** All bytes that moved on the socket either way: the idle sweep compares it tick to tick. */
+export function socketBytes(socket: Socket): number {
+  return socket.bytesRead + socket.bytesWritten;
+}

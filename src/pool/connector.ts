@@ -1,0 +1,65 @@
+// Opens server-side connections for both modes: connect timeout, socket options, and the hooks
+// for source-address leases and PROXY headers. tcp-proxy.ts and http-upstream.ts both call it,
+// so a server connection is made the same way whatever the listener's protocol.
+import { connect, type Socket } from 'node:net';
+import { FullproxyError } from '../errors.ts';
+import { applySocketOptions } from '../net/socket.ts';
+import type { PoolConfig } from '../config/schema.ts';
+import type { Server } from './server.ts';
+
+/** What the connector knows of the client side, for the PROXY header and source-port leases. */
+export interface ClientInfo {
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  /** The listener's address and port the client connected to (or what a trusted PROXY header said). */
+  readonly localAddress: string;
+  readonly localPort: number;
+}
+
+export type ConnectCallback = (err: FullproxyError | null, socket: Socket | null) => void;
+
+export interface Connector {
+  /** Calls back exactly once: with a connected socket, or an FP_ERR_CONNECT_* error (the socket is then destroyed). */
+  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void;
+}
+
+/** A pool's connector: settings are read once at construction (DESIGN §2.4). */
+export class PoolConnector implements Connector {
+  readonly #timeout: number;
+  readonly #keepAlive: number | false;
+
+  constructor(pool: PoolConfig) {
+    this.#timeout = pool.timeouts.connect;
+    this.#keepAlive = pool.tcpKeepAlive;
+  }
+
+  connect(server: Server, _client: ClientInfo | null, cb: ConnectCallback): void {
+    const socket = connect({ host: server.endpoint.host, port: server.endpoint.port, allowHalfOpen: true, noDelay: true });
+    let done = false;
+    const finish = (err: FullproxyError | null): void => {
+      if (done) return;
+      done = true;
+      socket.removeListener('connect', onConnect);
+      socket.removeListener('error', onError);
+      socket.removeListener('timeout', onTimeout);
+      socket.setTimeout(0);
+      if (err !== null) {
+        socket.destroy();
+        cb(err, null);
+      } else {
+        cb(null, socket);
+      }
+    };
+    const onConnect = (): void => {
+      applySocketOptions(socket, this.#keepAlive);
+      finish(null);
+    };
+    const onError = (e: NodeJS.ErrnoException): void =>
+      finish(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
+    const onTimeout = (): void => finish(new FullproxyError('FP_ERR_CONNECT_TIMEOUT', `connect to ${server.address} timed out after ${this.#timeout} ms`));
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    socket.once('timeout', onTimeout);
+    socket.setTimeout(this.#timeout);
+  }
+}

@@ -1,0 +1,56 @@
+// One real server: address, weight, limits, operational (health) and admin state, live counters.
+// Counters are plain numbers read by the admin/metrics layer on scrape (undici stats.js).
+import type { ServerConfig } from '../config/schema.ts';
+import type { Schedulable } from '../scheduler/scheduler.ts';
+import { parseHostPort, type Endpoint } from '../net/address.ts';
+
+export type Health = 'up' | 'down';
+export type AdminState = 'enabled' | 'drain';
+
+export class Server implements Schedulable {
+  readonly index: number;
+  readonly address: string;
+  readonly endpoint: Endpoint;
+  readonly configuredWeight: number;
+  readonly maxConnections: number;
+  readonly backup: boolean;
+  weight: number;
+  health: Health = 'up';
+  admin: AdminState = 'enabled';
+  /** Why health is what it is (last check or passive failure), for the admin API. */
+  healthReason = 'initial';
+  /** Sessions (tcp) or in-flight requests (http) on this server now. */
+  active = 0;
+  sessionsTotal = 0;
+  requestsTotal = 0;
+  connectErrors = 0;
+  /** Consecutive failures seen on live traffic (health/passive.ts). */
+  passiveFailures = 0;
+  /** When a passive "down" ends and the server gets traffic again (ms epoch; 0 = not down passively). */
+  passiveDownUntil = 0;
+  /** Requests waiting for a connection slot (http, maxConnections reached). */
+  queued = 0;
+  /** Pooled idle server connections (http), filled in by http-upstream. */
+  idleConnections = 0;
+
+  constructor(index: number, cfg: ServerConfig) {
+    this.index = index;
+    this.address = cfg.address;
+    const ep = parseHostPort(cfg.address);
+    if (ep === null) throw new Error(`invalid server address ${cfg.address}`); // validated earlier
+    this.endpoint = ep;
+    this.configuredWeight = cfg.weight;
+    this.weight = cfg.weight;
+    this.maxConnections = cfg.maxConnections;
+    this.backup = cfg.backup;
+  }
+
+  hasCapacity(): boolean {
+    return this.maxConnections === 0 || this.active < this.maxConnections;
+  }
+
+  /** Eligible for new sessions: up, enabled, weight > 0 (capacity is checked per pick). */
+  get eligible(): boolean {
+    return this.health === 'up' && this.admin === 'enabled' && this.weight > 0;
+  }
+}

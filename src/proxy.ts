@@ -1,0 +1,114 @@
+// The runtime root: builds pools, listeners, the session table and the admin server from a
+// Config, by hand and in order (DESIGN: no DI container); start(), drain() and stop().
+import type { Config } from './config/schema.ts';
+import type { Logger } from './log.ts';
+import { Listener } from './listener/listener.ts';
+import { Pool } from './pool/pool.ts';
+import { PoolConnector } from './pool/connector.ts';
+import { SessionTable } from './session/session-table.ts';
+import { TcpProxy } from './tcp/tcp-proxy.ts';
+import { HttpListener } from './http/http-listener.ts';
+import { ServerConnections } from './pool/http-upstream.ts';
+import type { Server } from './pool/server.ts';
+
+export class Proxy {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly sessions: SessionTable;
+  readonly pools = new Map<string, Pool>();
+  readonly listeners = new Map<string, Listener>();
+  /** Kept-alive server connections per server (http listeners share them). */
+  readonly upstreams = new Map<Server, ServerConnections>();
+  readonly #httpListeners: HttpListener[] = [];
+  readonly startedAt = Date.now();
+  generation = 1;
+  lastReload: { ok: boolean; error: string | null; at: string } | null = null;
+  #draining = false;
+
+  constructor(config: Config, log: Logger) {
+    this.config = config;
+    this.log = log;
+    this.sessions = new SessionTable(config.limits.maxSessions);
+    for (const pc of config.pools) {
+      const pool = new Pool(pc, log);
+      this.pools.set(pc.name, pool);
+      const connector = new PoolConnector(pc);
+      for (const server of pool.servers) this.upstreams.set(server, new ServerConnections(server, pc, connector));
+    }
+    for (const lc of config.listeners) {
+      const listener = new Listener(lc, this.sessions, config.limits.onFull, log);
+      const pool = this.#pool(lc.pool);
+      const llog = log.child({ listener: lc.name });
+      switch (lc.protocol) {
+        case 'tcp':
+          listener.setHandler(new TcpProxy(lc, pool, new PoolConnector(pool.config), this.sessions, listener.counters, llog, config.logging.access));
+          break;
+        case 'http': {
+          const http = new HttpListener(lc, this.pools, this.upstreams, this.sessions, listener.counters, llog, config.logging.access);
+          this.#httpListeners.push(http);
+          listener.setHandler(http);
+          break;
+        }
+        case 'udp':
+          throw new Error(`listener ${lc.name}: protocol "${lc.protocol}" is not implemented yet`);
+        default: {
+          const never: never = lc.protocol;
+          throw new Error(`unknown protocol ${String(never)}`);
+        }
+      }
+      this.listeners.set(lc.name, listener);
+    }
+  }
+
+  #pool(name: string): Pool {
+    const p = this.pools.get(name);
+    if (p === undefined) throw new Error(`no pool named ${name}`); // validate.ts checks references
+    return p;
+  }
+
+  /** Binds every listener; on a bind error the ones already bound are closed again. */
+  async start(): Promise<void> {
+    try {
+      for (const l of this.listeners.values()) {
+        await l.listen();
+        const a = l.address();
+        this.log.info({ listener: l.name, protocol: l.config.protocol, address: `${a.host}:${a.port}`, pool: l.config.pool }, 'listening');
+      }
+    } catch (err) {
+      await Promise.all([...this.listeners.values()].map((l) => l.close()));
+      throw err;
+    }
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * SIGTERM: stop accepting, let sessions finish for up to `timeoutMs`, then RST the rest.
+   * Resolves when no session is left.
+   */
+  async drain(timeoutMs: number = this.config.drainTimeout): Promise<{ finished: number; reset: number }> {
+    this.#draining = true;
+    await Promise.all([...this.listeners.values()].map((l) => l.close()));
+    const open = this.sessions.size;
+    this.log.info({ sessions: open, timeoutMs }, 'draining');
+    const deadline = Date.now() + timeoutMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
+    }
+    const reset = this.sessions.size;
+    if (reset > 0) {
+      this.log.warn({ sessions: reset }, 'drain timeout: resetting remaining sessions');
+      this.sessions.resetAll('drain');
+    }
+    for (const h of this.#httpListeners) h.close();
+    for (const u of this.upstreams.values()) u.destroy();
+    return { finished: open - reset, reset };
+  }
+
+  /** Immediate stop (tests): close listeners and reset every session. */
+  async stop(): Promise<void> {
+    await this.drain(0);
+  }
+}

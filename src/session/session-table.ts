@@ -1,0 +1,88 @@
+// All live sessions: add, remove, one idle sweep on the shared clock tick (close or RST both
+// ends), the drain helpers and the snapshot for the admin API.
+import { clock } from '../util/clock.ts';
+import { Session, type SessionOwner, type SessionTimeouts } from './session.ts';
+import type { Socket } from 'node:net';
+
+export class SessionTable {
+  readonly #sessions = new Map<number, Session>();
+  #nextId = 1;
+  #stopTick: (() => void) | null = null;
+  /** Sessions ended by the idle sweep, per listener name (admin stats `idleResets`). */
+  readonly idleResets = new Map<string, number>();
+  maxSessions: number;
+
+  constructor(maxSessions: number) {
+    this.maxSessions = maxSessions;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get full(): boolean {
+    return this.#sessions.size >= this.maxSessions;
+  }
+
+  create(listener: string, protocol: 'tcp' | 'http', client: Socket, clientAddress: string, clientPort: number, owner: SessionOwner, timeouts: SessionTimeouts): Session {
+    // The clock stops while no session exists, so read real time here (a stale start would look idle).
+    const now = Date.now();
+    clock.now = now;
+    const s = new Session(this.#nextId++, listener, protocol, client, clientAddress, clientPort, owner, timeouts, now);
+    this.#sessions.set(s.id, s);
+    if (this.#stopTick === null) this.#stopTick = clock.onTick((now) => this.sweep(now));
+    return s;
+  }
+
+  remove(session: Session): void {
+    this.#sessions.delete(session.id);
+    if (this.#sessions.size === 0 && this.#stopTick !== null) {
+      this.#stopTick();
+      this.#stopTick = null;
+    }
+  }
+
+  /** One pass over every session: the only place idle timeouts are enforced. */
+  sweep(now: number): void {
+    for (const s of this.#sessions.values()) {
+      if (s.state === 'closing' || !s.isIdle(now)) continue;
+      const reset = s.timeouts.idleReset;
+      this.idleResets.set(s.listener, (this.idleResets.get(s.listener) ?? 0) + (reset ? 1 : 0));
+      s.owner.terminate(s, reset ? 'idle-reset' : 'idle-close', reset);
+    }
+  }
+
+  /** Oldest-idle session, for limits.onFull "reset-oldest-idle". */
+  oldestIdle(): Session | null {
+    let best: Session | null = null;
+    for (const s of this.#sessions.values()) if (best === null || s.lastActivity < best.lastActivity) best = s;
+    return best;
+  }
+
+  /** Drain's last step: RST every session still open. */
+  resetAll(reason: 'drain'): void {
+    for (const s of [...this.#sessions.values()]) s.owner.terminate(s, reason, true);
+  }
+
+  countFor(listener: string): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (s.listener === listener) n++;
+    return n;
+  }
+
+  values(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  snapshot(limit = 1000): Record<string, unknown>[] {
+    const now = Date.now();
+    const rows: Record<string, unknown>[] = [];
+    for (const s of this.#sessions.values()) {
+      if (rows.length >= limit) break;
+      rows.push(s.toJSON(now));
+    }
+    return rows;
+  }
+}
+
+export type { SessionTimeouts };

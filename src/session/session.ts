@@ -1,0 +1,130 @@
+// The Session record: one client connection and the server connection serving it (tcp mode) or
+// the requests it carries (http mode). Byte counts are read from the sockets, never counted per
+// chunk; the idle sweep compares them tick to tick (DESIGN §2.5, §2.6).
+import type { Socket } from 'node:net';
+import { socketBytes } from '../net/socket.ts';
+
+export type SessionState = 'accepted' | 'connecting' | 'established' | 'closing';
+
+/** Why a session ended: one word each, logged in the access line (issue 2 §6). */
+export type EndReason =
+  | 'client-close'
+  | 'server-close'
+  | 'client-reset'
+  | 'server-reset'
+  | 'client-error'
+  | 'server-error'
+  | 'idle-reset'
+  | 'idle-close'
+  | 'connect-failed'
+  | 'no-server'
+  | 'source-exhausted'
+  | 'drain'
+  | 'rejected';
+
+/** What the session table calls when a session must end (idle, drain); implemented per protocol. */
+export interface SessionOwner {
+  /** `reset`: RST both ends; else close with FIN. */
+  terminate(session: Session, reason: EndReason, reset: boolean): void;
+}
+
+export interface SessionTimeouts {
+  clientIdle: number;
+  /** 0 = no server-side idle limit (http sessions: pooled server connections have their own). */
+  serverIdle: number;
+  idleReset: boolean;
+  /** http: a request body that stalls this long ends the session (0 = none). */
+  requestBody?: number;
+}
+
+export class Session {
+  readonly id: number;
+  readonly listener: string;
+  readonly protocol: 'tcp' | 'http';
+  readonly client: Socket;
+  readonly clientAddress: string;
+  readonly clientPort: number;
+  readonly owner: SessionOwner;
+  timeouts: SessionTimeouts;
+  /** http: a request body is being received; `requestBody` applies instead of clientIdle. */
+  inBody = false;
+  readonly startedAt: number;
+  state: SessionState = 'accepted';
+  server: Socket | null = null;
+  /** "host:port" of the server (tcp), or of the last server a request went to (http). */
+  serverAddress: string | null = null;
+  pool: string | null = null;
+  sourceAddress: string | null = null;
+  sourcePort: number | null = null;
+  requests = 0;
+  endReason: EndReason | null = null;
+  lastClientActivity: number;
+  lastServerActivity: number;
+  #clientBytes = 0;
+  #serverBytes = 0;
+
+  constructor(id: number, listener: string, protocol: 'tcp' | 'http', client: Socket, clientAddress: string, clientPort: number, owner: SessionOwner, timeouts: SessionTimeouts, now: number) {
+    this.id = id;
+    this.listener = listener;
+    this.protocol = protocol;
+    this.client = client;
+    this.clientAddress = clientAddress;
+    this.clientPort = clientPort;
+    this.owner = owner;
+    this.timeouts = timeouts;
+    this.startedAt = now;
+    this.lastClientActivity = now;
+    this.lastServerActivity = now;
+  }
+
+  get bytesIn(): number {
+    return this.client.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.client.bytesWritten;
+  }
+
+  get lastActivity(): number {
+    return Math.max(this.lastClientActivity, this.lastServerActivity);
+  }
+
+  /** Idle check for the sweep: refreshes activity from byte counters; returns true when past a limit. */
+  isIdle(now: number): boolean {
+    const cb = socketBytes(this.client);
+    if (cb !== this.#clientBytes) {
+      this.#clientBytes = cb;
+      this.lastClientActivity = now;
+    }
+    if (this.server !== null) {
+      const sb = socketBytes(this.server);
+      if (sb !== this.#serverBytes) {
+        this.#serverBytes = sb;
+        this.lastServerActivity = now;
+      }
+      if (this.timeouts.serverIdle > 0 && now - this.lastServerActivity >= this.timeouts.serverIdle) return true;
+    }
+    const bodyLimit = this.inBody ? (this.timeouts.requestBody ?? 0) : 0;
+    if (bodyLimit > 0 && now - this.lastClientActivity >= bodyLimit) return true;
+    return this.timeouts.clientIdle > 0 && now - this.lastClientActivity >= this.timeouts.clientIdle;
+  }
+
+  /** The row of GET /api/v1/sessions (SPEC: like `ipvsadm -L -n -c`). */
+  toJSON(now: number = Date.now()): Record<string, unknown> {
+    return {
+      id: this.id,
+      listener: this.listener,
+      protocol: this.protocol,
+      client: `${this.clientAddress}:${this.clientPort}`,
+      pool: this.pool,
+      server: this.serverAddress,
+      source: this.sourceAddress === null ? null : `${this.sourceAddress}:${this.sourcePort}`,
+      state: this.state,
+      requests: this.requests,
+      idleMs: now - this.lastActivity,
+      ageMs: now - this.startedAt,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+    };
+  }
+}

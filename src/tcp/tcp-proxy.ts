@@ -1,0 +1,174 @@
+// tcp listeners: one session per client connection — pick a server, connect (retrying another
+// server on failure), pipe both ways with backpressure, propagate half-close (FIN) and reset (RST),
+// release. Data moves through stream.pipe: no per-chunk handler of ours runs (DESIGN §2.5).
+//
+//   client ──pipe──▶ server     a FIN from either side is forwarded by pipe's end();
+//   client ◀──pipe── server     the other direction keeps flowing until it ends too.
+//   error on one side (ECONNRESET, …) → RST on the other (resetAndDestroy).
+import type { Socket } from 'node:net';
+import type { ListenerConfig } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import type { Pool } from '../pool/pool.ts';
+import type { Server } from '../pool/server.ts';
+import type { ClientInfo, Connector } from '../pool/connector.ts';
+import type { SessionTable } from '../session/session-table.ts';
+import type { EndReason, Session, SessionOwner, SessionTimeouts } from '../session/session.ts';
+import type { FullproxyError } from '../errors.ts';
+import { defaultIdleReset } from '../config/defaults.ts';
+import { recordFailure, recordSuccess } from '../health/passive.ts';
+import { closeSocket, resetSocket } from '../net/socket.ts';
+import { logSessionEnd, type ListenerCounters } from '../listener/counters.ts';
+
+/** Per-session state that only tcp mode needs, kept beside the shared Session record. */
+class TcpSession {
+  readonly session: Session;
+  readonly info: ClientInfo;
+  readonly tried: Server[] = [];
+  server: Server | null = null;
+  clientClosed = false;
+  serverClosed = false;
+  finished = false;
+
+  constructor(session: Session, info: ClientInfo) {
+    this.session = session;
+    this.info = info;
+  }
+}
+
+export class TcpProxy implements SessionOwner {
+  readonly #listener: string;
+  readonly #pool: Pool;
+  readonly #connector: Connector;
+  readonly #table: SessionTable;
+  readonly #timeouts: SessionTimeouts;
+  readonly #log: Logger;
+  readonly #access: boolean;
+  readonly #counters: ListenerCounters;
+  readonly #bySession = new WeakMap<Session, TcpSession>();
+  readonly #destination: string;
+
+  constructor(cfg: ListenerConfig, pool: Pool, connector: Connector, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
+    this.#listener = cfg.name;
+    this.#pool = pool;
+    this.#connector = connector;
+    this.#table = table;
+    this.#counters = counters;
+    this.#log = log;
+    this.#access = access;
+    this.#destination = cfg.listen;
+    this.#timeouts = {
+      clientIdle: cfg.timeouts.clientIdle,
+      serverIdle: pool.config.timeouts.serverIdle,
+      idleReset: cfg.idleReset ?? defaultIdleReset('tcp'),
+    };
+  }
+
+  /** Takes over an accepted (paused) client socket; `info` holds the real client address. */
+  handle(client: Socket, info: ClientInfo): void {
+    const session = this.#table.create(this.#listener, 'tcp', client, info.clientAddress, info.clientPort, this, this.#timeouts);
+    session.pool = this.#pool.name;
+    const ts = new TcpSession(session, info);
+    this.#bySession.set(session, ts);
+    this.#counters.sessionsTotal++;
+    client.on('error', (err: NodeJS.ErrnoException) => this.#onClientError(ts, err));
+    client.on('end', () => this.#setReason(ts, 'client-close'));
+    client.on('close', () => {
+      ts.clientClosed = true;
+      // Client gone before the server connection exists: nothing else will close the session.
+      if (session.server === null || ts.serverClosed) this.#finish(ts);
+    });
+    this.#connectNext(ts);
+  }
+
+  #connectNext(ts: TcpSession): void {
+    const { session } = ts;
+    if (ts.clientClosed) return this.#finish(ts);
+    const server = this.#pool.pick({ clientAddress: session.clientAddress, destination: this.#destination }, ts.tried);
+    if (server === null) {
+      this.#setReason(ts, ts.tried.length === 0 ? 'no-server' : 'connect-failed');
+      closeSocket(session.client);
+      return;
+    }
+    ts.tried.push(server);
+    session.state = 'connecting';
+    session.serverAddress = server.address;
+    server.active++; // counted while connecting so lc/wlc and maxConnections see it at once
+    this.#connector.connect(server, ts.info, (err, socket) => this.#onConnected(ts, server, err, socket));
+  }
+
+  #onConnected(ts: TcpSession, server: Server, err: FullproxyError | null, socket: Socket | null): void {
+    const { session } = ts;
+    if (err !== null || socket === null) {
+      server.active--;
+      server.connectErrors++;
+      recordFailure(this.#pool, server, err?.code ?? 'connect', Date.now());
+      this.#log.warn({ listener: this.#listener, server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
+      if (ts.tried.length <= this.#pool.config.retries) return this.#connectNext(ts);
+      this.#setReason(ts, 'connect-failed');
+      closeSocket(session.client);
+      if (ts.clientClosed) this.#finish(ts);
+      return;
+    }
+    if (ts.clientClosed) {
+      // The client left while we were connecting: drop the fresh server connection.
+      server.active--;
+      socket.destroy();
+      return this.#finish(ts);
+    }
+    recordSuccess(server);
+    server.sessionsTotal++;
+    ts.server = server;
+    session.server = socket;
+    session.sourceAddress = socket.localAddress ?? null;
+    session.sourcePort = socket.localPort ?? null;
+    session.state = 'established';
+    socket.on('error', (e: NodeJS.ErrnoException) => this.#onServerError(ts, e));
+    socket.on('end', () => this.#setReason(ts, 'server-close'));
+    socket.on('close', () => {
+      ts.serverClosed = true;
+      if (ts.clientClosed) this.#finish(ts);
+    });
+    session.client.pipe(socket);
+    socket.pipe(session.client);
+    session.client.resume();
+  }
+
+  #onClientError(ts: TcpSession, err: NodeJS.ErrnoException): void {
+    this.#setReason(ts, err.code === 'ECONNRESET' ? 'client-reset' : 'client-error');
+    const server = ts.session.server;
+    if (server !== null) resetSocket(server);
+  }
+
+  #onServerError(ts: TcpSession, err: NodeJS.ErrnoException): void {
+    this.#setReason(ts, err.code === 'ECONNRESET' ? 'server-reset' : 'server-error');
+    resetSocket(ts.session.client);
+  }
+
+  /** The first cause wins: later events of the same teardown must not overwrite it. */
+  #setReason(ts: TcpSession, reason: EndReason): void {
+    if (ts.session.endReason === null) ts.session.endReason = reason;
+  }
+
+  terminate(session: Session, reason: EndReason, reset: boolean): void {
+    const ts = this.#bySession.get(session);
+    if (ts === undefined) return;
+    this.#setReason(ts, reason);
+    session.state = 'closing';
+    const end = reset ? resetSocket : closeSocket;
+    if (session.server !== null) end(session.server);
+    end(session.client);
+  }
+
+  #finish(ts: TcpSession): void {
+    if (ts.finished) return;
+    ts.finished = true;
+    const { session } = ts;
+    if (ts.server !== null) ts.server.active--;
+    if (session.server !== null && !session.server.destroyed) session.server.destroy();
+    if (!session.client.destroyed) session.client.destroy();
+    this.#table.remove(session);
+    this.#counters.bytesIn += session.bytesIn;
+    this.#counters.bytesOut += session.bytesOut;
+    if (this.#access) logSessionEnd(this.#log, session);
+  }
+}

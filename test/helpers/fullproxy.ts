@@ -1,0 +1,114 @@
+// Starts fullproxy from an inline config object, in-process (fast, inspectable) or as a child
+// process (signals, RSS, exit codes). Listeners on port 0 are resolved to their bound ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import { loadConfigObject } from '../../src/config/load.ts';
+import { createLogger } from '../../src/log.ts';
+import { Proxy } from '../../src/proxy.ts';
+import * as fs from 'node:fs';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const NODE = process.execPath;
+
+/** Log lines of an in-process proxy, parsed. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    cb();
+  }
+  find(msg: string): Record<string, unknown>[] {
+    return this.lines.filter((l) => l['msg'] === msg);
+  }
+}
+
+export interface RunningProxy {
+  proxy: Proxy;
+  logs: LogCapture;
+  /** host:port of a listener by name. */
+  addr(listener: string): { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+export async function startProxy(config: Record<string, unknown>, level = 'info'): Promise<RunningProxy> {
+  const loaded = loadConfigObject(config, ROOT);
+  if (!loaded.ok) throw new Error(`invalid test config:\n${loaded.errors.join('\n')}`);
+  const logs = new LogCapture();
+  const log = createLogger({ level: level as 'info' }, logs);
+  const proxy = new Proxy(loaded.config, log);
+  await proxy.start();
+  return {
+    proxy,
+    logs,
+    addr(name) {
+      const l = proxy.listeners.get(name);
+      if (l === undefined) throw new Error(`no listener ${name}`);
+      const a = l.address();
+      return { host: a.host, port: a.port };
+    },
+    stop: () => proxy.stop(),
+  };
+}
+
+export interface ChildProxy {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  /** Bound address per listener name, from the 'listening' log lines. */
+  listeners: Map<string, { host: string; port: number }>;
+  exited: Promise<number | null>;
+  stderr: string;
+}
+
+/** Runs `node src/main.ts --config <tmp>` and waits until every listener logged 'listening'. */
+export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10_000): Promise<ChildProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'fullproxy-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawn(NODE, [join(ROOT, 'src/main.ts'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const result: ChildProxy = {
+    child,
+    lines: [],
+    listeners: new Map(),
+    stderr: '',
+    exited: new Promise((r) => child.once('exit', (code) => r(code))),
+  };
+  child.stderr?.on('data', (d: Buffer) => (result.stderr += d.toString()));
+  const expected = (config['listeners'] as unknown[]).length;
+  await new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`proxy did not start in ${timeoutMs} ms: ${result.stderr}`)), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`proxy exited with ${code}: ${result.stderr}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let obj: Record<string, unknown>;
+      try {
+        obj = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      result.lines.push(obj);
+      if (obj['msg'] === 'listening') {
+        const [host = '', port = '0'] = String(obj['address']).split(/:(?=[0-9]+$)/);
+        result.listeners.set(String(obj['listener']), { host, port: Number(port) });
+        if (result.listeners.size === expected) {
+          clearTimeout(timer);
+          res();
+        }
+      }
+    });
+  });
+  return result;
+}
+
+/** Resident set size of a process in bytes, from /proc. */
+export function rssOf(pid: number): number {
+  // statm: size resident shared ... in pages
+  const statm = fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ');
+  return Number(statm[1]) * 4096;
+}
+

@@ -1,0 +1,203 @@
+// load.ts: file → frozen Config. Read and JSON errors name the file; relative certificate and CA
+// paths resolve against the config file's directory; the result cannot be changed; the configs we
+// ship (config/*.json, config/examples/*.json) load.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { deepFreeze, jsonErrorOffset, lineColumn, loadConfigFile, loadConfigObject } from '../../../src/config/load.ts';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'fullproxy-load-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function write(relative: string, content: unknown): string {
+  const path = join(tmp, relative);
+  mkdirSync(join(path, '..'), { recursive: true });
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return path;
+}
+
+const withTls = {
+  listeners: [
+    {
+      name: 'web',
+      listen: '127.0.0.1:8443',
+      protocol: 'http',
+      pool: 'app',
+      tls: { certificates: [{ cert: 'certs/site.crt', key: '../keys/site.key' }, { cert: '/etc/fullproxy/other.crt', key: 'other.key' }] },
+    },
+  ],
+  pools: [
+    { name: 'app', servers: [{ address: '127.0.0.1:9001' }], tls: { ca: 'certs/ca.crt' } },
+    { name: 'plain', servers: [{ address: '127.0.0.1:9002' }], tls: { verify: false } },
+  ],
+};
+
+describe('loadConfigFile', () => {
+  it('resolves relative certificate, key and CA paths against the config file directory', () => {
+    const path = write('site/conf/fullproxy.json', withTls);
+    const result = loadConfigFile(path);
+    assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
+    assert.equal(result.path, path);
+    const dir = join(tmp, 'site/conf');
+    assert.deepEqual(result.config.listeners[0]?.tls?.certificates, [
+      { cert: join(dir, 'certs/site.crt'), key: join(tmp, 'site/keys/site.key') },
+      { cert: '/etc/fullproxy/other.crt', key: join(dir, 'other.key') },
+    ]);
+    assert.equal(result.config.pools[0]?.tls?.ca, join(dir, 'certs/ca.crt'));
+    assert.equal(result.config.pools[1]?.tls?.ca, undefined);
+  });
+
+  it('returns the absolute path even when given a relative one', () => {
+    const absolute = join(REPO, 'config/demo.json');
+    const result = loadConfigFile(relative(process.cwd(), absolute));
+    assert.ok(result.ok);
+    assert.equal(result.path, absolute);
+  });
+
+  it('freezes the whole result: a write throws in strict mode', () => {
+    const result = loadConfigFile(write('frozen.json', withTls));
+    assert.ok(result.ok);
+    const config = result.config;
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { drainTimeout: number }).drainTimeout = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (config.pools[0]?.servers[0] as { weight: number }).weight = 5;
+    }, TypeError);
+    assert.throws(() => {
+      (config.listeners as unknown[]).push({});
+    }, TypeError);
+    assert.throws(() => {
+      (config.listeners[0]?.timeouts as { clientIdle: number }).clientIdle = 0;
+    }, TypeError);
+    assert.ok(Object.isFrozen(config.listeners[0]?.tls?.certificates[0]));
+  });
+
+  it('reports a missing file in one line naming it', () => {
+    const path = join(tmp, 'nope.json');
+    assert.deepEqual(loadConfigFile(path), { ok: false, errors: [`${path}: cannot read: no such file or directory`] });
+  });
+
+  it('reports a directory in one line naming it', () => {
+    assert.deepEqual(loadConfigFile(tmp), { ok: false, errors: [`${tmp}: cannot read: is a directory`] });
+  });
+
+  it('reports an unreadable file', { skip: process.getuid?.() === 0 ? 'root reads everything' : false }, () => {
+    const path = write('secret.json', withTls);
+    chmodSync(path, 0o000);
+    assert.deepEqual(loadConfigFile(path), { ok: false, errors: [`${path}: cannot read: permission denied`] });
+  });
+
+  it('reports invalid JSON with line and column', () => {
+    const path = write('broken.json', '{\n  "listeners": [\n    { "name": "web", },\n  ]\n}\n');
+    assert.deepEqual(loadConfigFile(path), { ok: false, errors: [`${path}: invalid JSON: Expected double-quoted property name at line 3, column 22`] });
+  });
+
+  it('accepts a UTF-8 byte order mark', () => {
+    const result = loadConfigFile(write('bom.json', `\uFEFF${JSON.stringify(withTls)}`));
+    assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
+  });
+
+  it('reports schema problems without the file name, as SPEC shows them', () => {
+    const path = write('bad.json', { listeners: [{ name: 'web', listen: '127.0.0.1:80', protocol: 'tcp', pool: 'ap' }], pools: [{ name: 'app', servers: [{ address: '10.0.0.1' }] }] });
+    assert.deepEqual(loadConfigFile(path), { ok: false, errors: ['pools[0].servers[0].address: expected host:port, got "10.0.0.1"'] });
+  });
+});
+
+describe('loadConfigObject', () => {
+  it('resolves against the given base directory and freezes', () => {
+    const result = loadConfigObject(structuredClone(withTls), '/srv/fp');
+    assert.ok(result.ok);
+    assert.equal(result.config.listeners[0]?.tls?.certificates[0]?.cert, '/srv/fp/certs/site.crt');
+    assert.equal(result.config.pools[0]?.tls?.ca, '/srv/fp/certs/ca.crt');
+    assert.ok(Object.isFrozen(result.config.pools[0]?.tls));
+  });
+
+  it('leaves the caller\'s object alone', () => {
+    const input = structuredClone(withTls);
+    const result = loadConfigObject(input, '/srv/fp');
+    assert.ok(result.ok);
+    assert.deepEqual(input, withTls);
+    assert.equal(Object.isFrozen(input), false);
+  });
+
+  it('returns the validation errors', () => {
+    assert.deepEqual(loadConfigObject({}, '/'), { ok: false, errors: ['listeners: required', 'pools: required'] });
+  });
+});
+
+describe('deepFreeze', () => {
+  it('freezes nested objects and arrays and returns its argument', () => {
+    const value = { a: [{ b: 1 }], c: { d: { e: 'x' } } };
+    assert.equal(deepFreeze(value), value);
+    assert.ok(Object.isFrozen(value.a) && Object.isFrozen(value.a[0]) && Object.isFrozen(value.c.d));
+  });
+  it('passes primitives through and survives cycles', () => {
+    assert.equal(deepFreeze(5), 5);
+    assert.equal(deepFreeze(null), null);
+    const cyclic: { self?: unknown } = {};
+    cyclic.self = cyclic;
+    assert.equal(deepFreeze(cyclic), cyclic);
+  });
+});
+
+describe('JSON error positions', () => {
+  // V8 gives a position for most syntax errors; where it does, our scanner must agree with it.
+  const broken = ['{"a": tru}', '{"a": 1,}', '[1, 2,]', '{"a" 1}', '{"a": "x\ny"}', '{"a": 01}', '{"a": -}', '{"a": 1.}', '{"a": 1e}', '{"a": "\\q"}', '{"a": "\\u12G4"}', '{} x', '{"a": [1, 2}', '', '   ', '{', '"abc', '{"a": nul}', "{'a': 1}"];
+  for (const text of broken) {
+    it(JSON.stringify(text), () => {
+      let message = '';
+      try {
+        JSON.parse(text);
+        assert.fail('should not parse');
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      const offset = jsonErrorOffset(text);
+      assert.notEqual(offset, null, 'scanner finds the error');
+      const v8 = /at position (\d+)/.exec(message)?.[1];
+      if (v8 !== undefined) assert.equal(offset, Number(v8), message);
+    });
+  }
+  it('finds nothing wrong in valid JSON', () => {
+    for (const text of ['{}', '[]', ' {"a": [1, -2.5e+3, true, false, null, "x\\u00e9\\n"], "b": {}} ', '0', '"s"']) {
+      assert.equal(jsonErrorOffset(text), null, text);
+    }
+  });
+  it('counts lines and columns from 1', () => {
+    assert.deepEqual(lineColumn('ab\ncd', 0), { line: 1, column: 1 });
+    assert.deepEqual(lineColumn('ab\ncd', 4), { line: 2, column: 2 });
+    assert.deepEqual(lineColumn('ab\n', 3), { line: 2, column: 1 });
+  });
+});
+
+describe('shipped configs load', () => {
+  const files = ['config/fullproxy.json', 'config/demo.json', ...readdirSync(join(REPO, 'config/examples')).filter((f) => f.endsWith('.json')).sort().map((f) => `config/examples/${f}`)];
+  it('there are examples to check', () => assert.ok(files.length >= 6));
+  for (const file of files) {
+    it(file, () => {
+      const result = loadConfigFile(join(REPO, file));
+      assert.deepEqual(result.ok ? [] : result.errors, []);
+    });
+  }
+  it('demo.json is what `fullproxy demo` expects', () => {
+    const result = loadConfigFile(join(REPO, 'config/demo.json'));
+    assert.ok(result.ok);
+    const { config } = result;
+    assert.deepEqual(
+      config.listeners.map((l) => [l.name, l.protocol, l.listen, l.pool]),
+      [
+        ['web', 'http', '127.0.0.1:8080', 'demo'],
+        ['tcp', 'tcp', '127.0.0.1:8081', 'demo'],
+      ],
+    );
+    assert.deepEqual(config.pools.map((p) => [p.name, p.scheduler, p.servers.map((s) => s.address)]), [['demo', 'rr', ['127.0.0.1:9001', '127.0.0.1:9002', '127.0.0.1:9003']]]);
+    assert.equal(config.admin?.listen, '127.0.0.1:9090');
+    assert.equal(config.logging.access, true);
+  });
+});

@@ -1,0 +1,251 @@
+// validate.ts: the fixture table (every invalid config yields exactly its expected lines), the valid
+// fixtures, defaults, durations as the config sees them, and the round trip Config → validate → same Config.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DEFAULTS } from '../../../src/config/defaults.ts';
+import { loadConfigFile } from '../../../src/config/load.ts';
+import { formatPath, validateConfig } from '../../../src/config/validate.ts';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/config/', import.meta.url));
+const INVALID = join(FIXTURES, 'invalid');
+const VALID = join(FIXTURES, 'valid');
+
+const jsonFiles = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+
+/** The smallest valid config; tests spread over it to vary one thing. */
+function minimal(listener: Record<string, unknown> = {}, pool: Record<string, unknown> = {}, root: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    listeners: [{ name: 'web', listen: '127.0.0.1:8080', protocol: 'tcp', pool: 'app', ...listener }],
+    pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], ...pool }],
+    ...root,
+  };
+}
+
+function errorsOf(input: unknown): string[] {
+  const result = validateConfig(input);
+  assert.equal(result.ok, false, 'expected the config to be rejected');
+  return result.ok ? [] : result.errors;
+}
+
+describe('invalid fixtures: exactly the expected lines', () => {
+  const files = jsonFiles(INVALID);
+  it('has at least 15 cases', () => {
+    assert.ok(files.length >= 15, `${files.length} fixtures`);
+  });
+  for (const file of files) {
+    it(file, () => {
+      const path = join(INVALID, file);
+      const expected = readFileSync(path.replace(/\.json$/, '.expected.txt'), 'utf8').split('\n').filter((l) => l !== '');
+      const result = loadConfigFile(path);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      // Read and JSON errors name the file; the fixtures write it as <file> so they do not depend on the checkout path.
+      assert.deepEqual(
+        result.errors.map((l) => l.split(path).join('<file>')),
+        expected,
+      );
+    });
+  }
+});
+
+describe('valid fixtures', () => {
+  for (const file of jsonFiles(VALID)) {
+    it(file, () => {
+      const result = loadConfigFile(join(VALID, file));
+      assert.deepEqual(result.ok ? [] : result.errors, []);
+    });
+  }
+});
+
+describe('defaults', () => {
+  it('fills every section with the documented defaults, durations in ms', () => {
+    const result = validateConfig(minimal());
+    assert.ok(result.ok);
+    const { config } = result;
+    assert.equal(config.drainTimeout, 30_000);
+    assert.equal(config.admin, undefined, 'no admin section, no admin server');
+    assert.deepEqual(config.limits, { maxSessions: 100_000, onFull: 'refuse' });
+    assert.deepEqual(config.logging, { level: 'info', access: true, pretty: false });
+    const listener = config.listeners[0];
+    assert.ok(listener);
+    assert.deepEqual(listener.timeouts, { clientIdle: 300_000, requestHeaders: 10_000, requestBody: 30_000, httpKeepAlive: 5_000 });
+    assert.equal(listener.idleReset, undefined, 'absent: the protocol decides (defaultIdleReset)');
+    assert.equal(listener.tcpKeepAlive, 60_000);
+    assert.deepEqual(listener.routes, []);
+    assert.deepEqual(listener.acl, []);
+    assert.deepEqual(listener.forwardedHeaders, { xForwardedFor: 'append', trustedProxies: [] });
+    assert.deepEqual(listener.limits, { maxConnections: 10_000, maxHeaderBytes: 16_384 });
+    const pool = config.pools[0];
+    assert.ok(pool);
+    assert.equal(pool.scheduler, 'rr');
+    assert.deepEqual(pool.servers, [{ address: '127.0.0.1:9001', weight: 1, maxConnections: 0, backup: false }]);
+    assert.deepEqual(pool.timeouts, { connect: 3_000, serverIdle: 300_000, response: 60_000, queue: 1_000 });
+    assert.deepEqual(pool.connectionPool, { maxIdlePerServer: 64, idleTimeout: 30_000, reuse: 'safe' });
+    assert.equal(pool.sendProxyProtocol, 'off');
+    assert.equal(pool.retries, 1);
+    assert.equal(pool.healthCheck, undefined, 'no active health check by default (SPEC)');
+    assert.equal(pool.persistence, undefined);
+    assert.equal(pool.source, undefined);
+  });
+
+  it('defaults inside optional sections once the section is present', () => {
+    const result = validateConfig(
+      minimal(
+        { tls: { certificates: [{ cert: 'a.crt', key: 'a.key' }] }, acceptProxyProtocol: { from: ['10.0.0.0/8'] } },
+        { source: { addresses: ['127.0.0.2'] }, healthCheck: { type: 'http' }, persistence: { type: 'cookie' } },
+        { admin: {} },
+      ),
+    );
+    assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
+    const { config } = result;
+    assert.equal(config.admin?.listen, DEFAULTS.admin.listen);
+    assert.deepEqual(config.listeners[0]?.tls, { certificates: [{ cert: 'a.crt', key: 'a.key' }], minVersion: 'TLSv1.2', handshakeTimeout: 10_000, alpn: ['http/1.1'] });
+    assert.equal(config.listeners[0]?.acceptProxyProtocol?.timeout, 3_000);
+    assert.deepEqual(config.pools[0]?.source, { addresses: ['127.0.0.2'], portRange: [1024, 65535], onExhausted: 'queue', queueTimeout: 1_000, queueLength: 1024 });
+    assert.deepEqual(config.pools[0]?.healthCheck, { type: 'http', path: '/', interval: 2_000, timeout: 1_000, rise: 2, fall: 3, expectStatus: '200-399' });
+    assert.deepEqual(config.pools[0]?.persistence, { type: 'cookie', name: 'FPSRV' });
+  });
+
+  it('does not share default arrays between two validations', () => {
+    const a = validateConfig(minimal());
+    const b = validateConfig(minimal());
+    assert.ok(a.ok && b.ok);
+    assert.notEqual(a.config.listeners[0]?.routes, b.config.listeners[0]?.routes);
+  });
+});
+
+describe('durations in the config', () => {
+  const accepted: [unknown, number][] = [
+    ['250ms', 250],
+    ['5s', 5_000],
+    ['2m', 120_000],
+    ['1h', 3_600_000],
+    [1500, 1500],
+    [0, 0],
+    ['1.5s', 1_500],
+  ];
+  for (const [value, ms] of accepted) {
+    it(`accepts ${JSON.stringify(value)} as ${ms} ms`, () => {
+      const result = validateConfig(minimal({ timeouts: { clientIdle: value } }));
+      assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
+      assert.equal(result.config.listeners[0]?.timeouts.clientIdle, ms);
+    });
+  }
+  const rejected: [unknown, string][] = [
+    ['5', '"5"'],
+    ['-1s', '"-1s"'],
+    ['1d', '"1d"'],
+    [1.5, '1.5'],
+    [true, 'true'],
+    [-1, '-1'],
+    ['', '""'],
+    [null, 'null'],
+  ];
+  for (const [value, shown] of rejected) {
+    it(`rejects ${JSON.stringify(value)}`, () => {
+      assert.deepEqual(errorsOf(minimal({ timeouts: { clientIdle: value } })), [
+        `listeners[0].timeouts.clientIdle: expected a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got ${shown}`,
+      ]);
+    });
+  }
+  it('tcpKeepAlive takes false or a duration', () => {
+    const off = validateConfig(minimal({ tcpKeepAlive: false }, { tcpKeepAlive: '30s' }));
+    assert.ok(off.ok);
+    assert.equal(off.config.listeners[0]?.tcpKeepAlive, false);
+    assert.equal(off.config.pools[0]?.tcpKeepAlive, 30_000);
+    assert.deepEqual(errorsOf(minimal({}, { tcpKeepAlive: 'on' })), [
+      'pools[0].tcpKeepAlive: expected false or a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got "on"',
+    ]);
+  });
+});
+
+describe('messages', () => {
+  it('the SPEC example, word for word', () => {
+    const input = minimal({}, { servers: [{ address: '10.0.0.2:80' }, { address: '10.0.0.3:80' }, { address: '10.0.0.1' }] });
+    assert.deepEqual(errorsOf(input), ['pools[0].servers[2].address: expected host:port, got "10.0.0.1"']);
+  });
+  it('wrong enum, integer as string, missing name, unknown key', () => {
+    const input = {
+      listeners: [{ name: 'web', listen: '127.0.0.1:8080', protocol: 'htp', pool: 'app', bogus: true, limits: { maxConnections: '5' } }],
+      pools: [{ servers: [{ address: '127.0.0.1:9001' }] }],
+    };
+    assert.deepEqual(errorsOf(input), [
+      'listeners[0].protocol: expected one of "tcp", "http", "udp", got "htp"',
+      'listeners[0].bogus: unknown key',
+      'listeners[0].limits.maxConnections: expected integer, got "5"',
+      'pools[0].name: required',
+    ]);
+  });
+  it('a problem at the root', () => {
+    assert.deepEqual(errorsOf(null), ['(root): expected object, got null']);
+    assert.deepEqual(errorsOf('x'), ['(root): expected object, got "x"']);
+    assert.deepEqual(errorsOf({}), ['listeners: required', 'pools: required']);
+  });
+  it('cross-references are checked only once the shape is right', () => {
+    // "ap" names no pool, but the bad address is reported alone: references to a half-parsed config mislead.
+    assert.deepEqual(errorsOf(minimal({ pool: 'ap', listen: 'nowhere' })), ['listeners[0].listen: expected host:port, got "nowhere"']);
+    assert.deepEqual(errorsOf(minimal({ pool: 'ap' })), ['listeners[0].pool: no pool named "ap"']);
+  });
+  it('lines follow the order of the document, and are the same every time', () => {
+    const input = { pools: [{ name: 'app', servers: [{ address: 'x', weight: -1 }] }], listeners: [{ name: 'web', listen: 'y', protocol: 'tcp', pool: 'app' }] };
+    const first = errorsOf(input);
+    assert.deepEqual(first, [
+      'pools[0].servers[0].address: expected host:port, got "x"',
+      'pools[0].servers[0].weight: expected an integer >= 0, got -1',
+      'listeners[0].listen: expected host:port, got "y"',
+    ]);
+    assert.deepEqual(errorsOf(input), first);
+  });
+  it('long values are shortened to keep one line readable', () => {
+    const [line] = errorsOf(minimal({ name: 'x'.repeat(200), protocol: 'x'.repeat(200) }));
+    assert.ok(line !== undefined && line.length < 140, line);
+    assert.match(line, /\.\.\.$/);
+  });
+  it('a udp and a tcp listener may share an address; two tcp ones may not', () => {
+    const udp = { name: 'dns', listen: '127.0.0.1:8080', protocol: 'udp', pool: 'app' };
+    const base = minimal();
+    const ok = validateConfig({ ...base, listeners: [...(base['listeners'] as unknown[]), udp] });
+    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('\n'));
+    const tcp = { ...udp, protocol: 'http' };
+    assert.deepEqual(errorsOf({ ...base, listeners: [...(base['listeners'] as unknown[]), tcp] }), [
+      'listeners[1].listen: duplicate address "127.0.0.1:8080" (also used by listeners[0])',
+    ]);
+  });
+});
+
+describe('formatPath', () => {
+  it('formats keys, indexes and awkward keys', () => {
+    assert.equal(formatPath([]), '(root)');
+    assert.equal(formatPath(['pools', 0, 'servers', 2, 'address']), 'pools[0].servers[2].address');
+    assert.equal(formatPath(['listeners', 1, 'max connections']), 'listeners[1]["max connections"]');
+    assert.equal(formatPath(['a.b']), '["a.b"]');
+  });
+});
+
+describe('round trip', () => {
+  // A validated Config is itself valid input (durations in ms, defaults written out) and validates
+  // to the same thing: nothing is lost or reinterpreted on the way through (grpc-js config tests).
+  const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+  const examples = join(REPO, 'config/examples');
+  const sources = [
+    ...jsonFiles(VALID).map((f) => join(VALID, f)),
+    join(REPO, 'config/fullproxy.json'),
+    join(REPO, 'config/demo.json'),
+    ...jsonFiles(examples).map((f) => join(examples, f)),
+  ];
+  for (const path of sources) {
+    it(path.startsWith(FIXTURES) ? path.slice(FIXTURES.length) : path.slice(REPO.length), () => {
+      const first = validateConfig(JSON.parse(readFileSync(path, 'utf8')));
+      assert.ok(first.ok, first.ok ? '' : first.errors.join('\n'));
+      const second = validateConfig(JSON.parse(JSON.stringify(first.config)));
+      assert.ok(second.ok, second.ok ? '' : second.errors.join('\n'));
+      assert.deepEqual(second.config, first.config);
+    });
+  }
+});
