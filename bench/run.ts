@@ -118,10 +118,15 @@ function machineInfo(tools: Tools): Record<string, string> {
     cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
     kernel,
     node: process.version,
-    haproxy: firstLine(tools.haproxy, ['-v']),
-    nginx: firstLine(tools.nginx, ['-v']),
-    wrk: firstLine(tools.wrk, ['-v']).replace(/ Copyright.*$/, ''),
+    haproxy: firstLine(tools.haproxy, ['-v']).replace(/^HAProxy version ([^ ]+).*$/, 'HAProxy $1'),
+    nginx: firstLine(tools.nginx, ['-v']).replace(/^nginx version: nginx\//, 'nginx '),
+    wrk: firstLine(tools.wrk, ['-v']).replace(/ \[.*$/, ''),
   };
+}
+
+function gitRevision(): string {
+  const r = spawnSync('git', ['-C', REPO_ROOT, 'describe', '--always', '--dirty'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown revision';
 }
 
 function localDate(): string {
@@ -265,7 +270,7 @@ async function main(): Promise<number> {
   const header = [
     `# fullproxy benchmark ${date}${settings.quick ? ' (--quick)' : ''}`,
     '',
-    `- machine: ${machine['cpu']}, Linux ${machine['kernel']}; ${machine['node']}, ${machine['haproxy']}, ${machine['nginx']}, ${machine['wrk']}`,
+    `- machine: ${machine['cpu']}, Linux ${machine['kernel']}; Node ${machine['node']}, ${machine['haproxy']}, ${machine['nginx']}, ${machine['wrk']}; fullproxy at ${gitRevision()}`,
     `- each proxy: one worker/thread pinned to cpu ${PROXY_CPU}; wrk -t1, the bench clients and the nginx servers (one worker, two ports) on cpu ${LOAD_CPU}; loopback only`,
     `- ${settings.repetitions} repetition(s) of ${settings.durationS} s after a ${settings.warmupS} s warm-up; medians. S6: ${fmt(s6n, 0)} idle connections${tcpIdle < s6n ? ` (tcp mode ${fmt(tcpIdle, 0)}: two sockets per session within the fd limit of ${fmt(nofile, 0)})` : ''}`,
     `- CPU µs/req = (utime + stime of the proxy's process tree after − before, /proc/PID/stat) ÷ requests completed; ratios are against HAProxy in the same mode (tcp or http)`,

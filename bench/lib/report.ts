@@ -5,6 +5,13 @@ import type { Check, Column, Metric, Outcome, Sample, Scenario, ScenarioResults,
 
 // ---- numbers ----
 
+/** Digits that suit the magnitude: 25,149 · 40.2 · 1.18 */
+export function fmtAuto(n: number | undefined): string {
+  if (n === undefined) return '—';
+  const a = Math.abs(n);
+  return fmt(n, a >= 100 ? 0 : a >= 10 ? 1 : 2);
+}
+
 export function fmt(n: number | undefined, digits = 1): string {
   if (n === undefined || !Number.isFinite(n)) return '—';
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -79,7 +86,7 @@ export function ratioCheck(results: ScenarioResults, c: RatioCheck): Check {
   }
   const r = a / b;
   const pass = (c.max === undefined || r <= c.max) && (c.min === undefined || r >= c.min);
-  return { goal: c.goal, status: pass ? 'pass' : 'fail', measured: `${fmt(r, 2)}× (${fmt(a)} vs ${fmt(b)} ${c.unit})` };
+  return { goal: c.goal, status: pass ? 'pass' : 'fail', measured: `${fmt(r, 2)}× (${fmtAuto(a)} vs ${fmtAuto(b)} ${c.unit})` };
 }
 
 export function naReason(o: Outcome | undefined): string {

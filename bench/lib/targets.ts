@@ -120,7 +120,8 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
     child,
     pids: () => (child.exited ? [] : processTree(child.pid)),
     failure: () => (child.exited ? child.lastWords() : null),
-    stop: () => child.stop(),
+    // A short grace: the bench needs no graceful drain, and a proxy that hangs on exit costs run time.
+    stop: () => child.stop(1500),
   };
 }
 

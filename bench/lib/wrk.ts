@@ -6,6 +6,8 @@ export interface WrkOptions {
   connections: number;
   durationS: number;
   headers: readonly string[];
+  /** a wrk Lua script (-s), or null */
+  script: string | null;
   cpu: number;
 }
 
@@ -60,6 +62,7 @@ export function parseWrk(raw: string): Omit<WrkResult, 'raw'> | null {
 export async function runWrk(reg: ProcessRegistry, wrkPath: string, o: WrkOptions): Promise<WrkResult> {
   const args = ['-c', String(o.cpu), wrkPath, '-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '--timeout', '5s'];
   for (const h of o.headers) args.push('-H', h);
+  if (o.script !== null) args.push('-s', o.script);
   args.push(o.url);
   const child = reg.spawn('wrk', 'taskset', args);
   await child.waitExit((o.durationS + 15) * 1000);

@@ -4,7 +4,7 @@ import { wrkSample, wrkWarmup, type WrkLoad } from '../lib/measure.ts';
 import { col, errorsCol, ratioCheck, ratioCol } from '../lib/report.ts';
 import type { Scenario } from './scenario.ts';
 
-export const S1_LOAD: WrkLoad = { path: '/', connections: 50, headers: [] };
+export const S1_LOAD: WrkLoad = { path: '/', connections: 50, headers: [], script: null };
 
 export const s1: Scenario = {
   id: 'S1',

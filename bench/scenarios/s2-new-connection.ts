@@ -5,7 +5,7 @@ import { col, errorsCol, ratioCheck, ratioCol } from '../lib/report.ts';
 import type { Scenario } from './scenario.ts';
 
 // wrk reconnects after every response that says "Connection: close".
-const LOAD: WrkLoad = { path: '/', connections: 50, headers: ['Connection: close'] };
+const LOAD: WrkLoad = { path: '/', connections: 50, headers: ['Connection: close'], script: null };
 
 export const s2: Scenario = {
   id: 'S2',

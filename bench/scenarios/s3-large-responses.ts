@@ -4,7 +4,7 @@ import { wrkSample, wrkWarmup, type WrkLoad } from '../lib/measure.ts';
 import { col, errorsCol, ratioCheck, ratioCol } from '../lib/report.ts';
 import type { Scenario } from './scenario.ts';
 
-const LOAD: WrkLoad = { path: '/1m', connections: 10, headers: [] };
+const LOAD: WrkLoad = { path: '/1m', connections: 10, headers: [], script: null };
 
 export const s3: Scenario = {
   id: 'S3',

@@ -19,14 +19,14 @@ export const METRICS = [
   'mibps',
   'p50Ms',
   'p99Ms',
-  'p999Ms',
-  'p99ScheduleMs',
   'cpuUsPerReq',
   'cpuMsPerGiB',
   'errors',
+  /** S7: the rate the think time aims at */
   'rateTarget',
-  'rateAchieved',
   'connections',
+  /** S6: file descriptors the proxy opened for the idle connections */
+  'fdDelta',
   'rssBeforeKiB',
   'rssAfterKiB',
   'kibPerConn',

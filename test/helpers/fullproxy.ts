@@ -67,7 +67,9 @@ export interface ChildProxy {
 export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10_000): Promise<ChildProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'fullproxy-'));
   const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(config));
+  // 'listening' lines are info level: the helper needs them whatever the test asked for.
+  const logging = { access: false, ...(config['logging'] as object | undefined), level: 'info' };
+  writeFileSync(file, JSON.stringify({ ...config, logging }));
   const child = spawn(NODE, [join(ROOT, 'src/main.ts'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const result: ChildProxy = {
     child,

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { tcpBackend } from '../../helpers/backends.ts';
 import { startProxy } from '../../helpers/fullproxy.ts';
 import { dial, outcome } from '../../helpers/clients.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 async function idleSetup(idleReset: boolean) {
   const serverSockets: Promise<{ how: string; data: Buffer }>[] = [];
@@ -34,6 +35,7 @@ test('idleReset: true → client and server both see a reset within idle + 1 s',
     assert.equal(c.how, 'reset');
     assert.equal(srv.how, 'reset');
     assert.ok(took >= 900 && took < 2000, `reset after ${took} ms`);
+    await waitFor(() => p.logs.find('session end').length === 1, 2000, 'the access line');
     assert.equal(p.logs.find('session end')[0]?.['reason'], 'idle-reset');
     assert.equal(p.proxy.sessions.idleResets.get('t'), 1);
   } finally {
@@ -54,6 +56,7 @@ test('idleReset: false → client and server both see a clean end', async () => 
     assert.equal(c.data.toString(), 'x');
     const srv = await serverSockets[0]!;
     assert.equal(srv.how, 'end');
+    await waitFor(() => p.logs.find('session end').length === 1, 2000, 'the access line');
     assert.equal(p.logs.find('session end')[0]?.['reason'], 'idle-close');
   } finally {
     await p.stop();

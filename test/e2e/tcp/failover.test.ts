@@ -56,7 +56,7 @@ test('all servers down → the client is closed within connect timeout + 200 ms'
 
 test('a server that accepts and never answers does not hang other sessions', async () => {
   // accepts and never writes; not half-open, so a client FIN ends it (the sessions below must finish)
-  const silent = await tcpBackend(() => {}, '127.0.0.1', false);
+  const silent = await tcpBackend((s) => s.resume(), '127.0.0.1', false);
   const live = await echoBackend();
   const p = await startProxy({
     logging: { level: 'silent' },
