@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from './config/load.ts';
 import { parseHostPort } from './net/address.ts';
-import { run } from './main.ts';
+import { run } from './run.ts';
 
 const DEMO_CONFIG = fileURLToPath(new URL('../config/demo.json', import.meta.url));
 

@@ -1,48 +1,14 @@
 #!/usr/bin/env node
-// CLI: argv → run | check | demo; wires SIGTERM/SIGINT/SIGHUP to proxy.ts; exit codes. No other logic.
+// CLI: argv → run | check | demo; exit codes. No other logic (signals live in run.ts).
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from './config/defaults.ts';
-import { createLogger } from './log.ts';
-import { Proxy } from './proxy.ts';
-import type { Config } from './config/schema.ts';
+import { run } from './run.ts';
 
 const USAGE = `usage:
   fullproxy [--config PATH]        run (default PATH: ${DEFAULTS.configPath})
   fullproxy check --config PATH    validate a config, print errors, exit 0/1; start nothing
   fullproxy demo                   three loopback HTTP servers with the proxy in front of them`;
-
-/** Runs the proxy until SIGTERM/SIGINT; resolves with the exit code. */
-export async function run(config: Config): Promise<number> {
-  const log = createLogger({ level: config.logging.level, pretty: config.logging.pretty });
-  const proxy = new Proxy(config, log);
-  try {
-    await proxy.start();
-  } catch (err) {
-    log.fatal({ err }, 'cannot start');
-    log.flush();
-    return 1;
-  }
-  return new Promise((resolve) => {
-    let draining = false;
-    const onStop = (signal: NodeJS.Signals): void => {
-      if (draining) {
-        log.warn({ signal }, 'second stop signal: resetting all sessions now');
-        proxy.sessions.resetAll('drain');
-        return;
-      }
-      draining = true;
-      log.info({ signal, drainTimeoutMs: config.drainTimeout }, 'stop signal: draining');
-      void proxy.drain().then(({ finished, reset }) => {
-        log.info({ finished, reset }, 'drained, exiting');
-        log.flush(() => resolve(0));
-      });
-    };
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-    process.on('SIGHUP', () => log.warn('SIGHUP: config reload is not supported yet; the running config stays'));
-  });
-}
 
 function check(path: string): number {
   const result = loadConfigFile(path);

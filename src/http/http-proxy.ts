@@ -65,7 +65,13 @@ export class ProxyRequest implements ConnectionWaiter {
     const pool = ctx.pools.get(poolName);
     if (pool === undefined) return this.#fail('no-server');
     this.pool = pool;
+    this.state.session.pool = pool.name;
     this.res.once('close', this.#onResClose);
+    if (this.hasBody && !req.complete) {
+      // The request body has its own idle limit (timeouts.requestBody), checked by the sweep.
+      state.session.inBody = true;
+      req.once('end', () => (state.session.inBody = false));
+    }
     this.#pickAndSend();
   }
 

@@ -19,7 +19,6 @@ export function logSessionEnd(log: Logger, s: Session): void {
   log.info(
     {
       session: s.id,
-      listener: s.listener,
       client: `${s.clientAddress}:${s.clientPort}`,
       pool: s.pool,
       server: s.serverAddress,

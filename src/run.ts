@@ -1,0 +1,38 @@
+// Runs the proxy in the foreground: builds it from a Config, wires SIGTERM/SIGINT (drain, then
+// exit 0) and SIGHUP, and resolves with the process exit code. Shared by `run` and `demo`.
+import type { Config } from './config/schema.ts';
+import { createLogger } from './log.ts';
+import { Proxy } from './proxy.ts';
+
+/** Runs the proxy until SIGTERM/SIGINT; resolves with the exit code. */
+export async function run(config: Config): Promise<number> {
+  const log = createLogger({ level: config.logging.level, pretty: config.logging.pretty });
+  const proxy = new Proxy(config, log);
+  try {
+    await proxy.start();
+  } catch (err) {
+    log.fatal({ err }, 'cannot start');
+    log.flush();
+    return 1;
+  }
+  return new Promise((resolve) => {
+    let draining = false;
+    const onStop = (signal: NodeJS.Signals): void => {
+      if (draining) {
+        log.warn({ signal }, 'second stop signal: resetting all sessions now');
+        proxy.sessions.resetAll('drain');
+        return;
+      }
+      draining = true;
+      log.info({ signal, drainTimeoutMs: config.drainTimeout }, 'stop signal: draining');
+      void proxy.drain().then(({ finished, reset }) => {
+        log.info({ finished, reset }, 'drained, exiting');
+        log.flush(() => resolve(0));
+      });
+    };
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    process.on('SIGHUP', () => log.warn('SIGHUP: config reload is not supported yet; the running config stays'));
+  });
+}
+
