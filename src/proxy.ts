@@ -10,6 +10,19 @@ import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { HttpListener } from './http/http-listener.ts';
 import { ServerConnections } from './pool/http-upstream.ts';
 import type { Server } from './pool/server.ts';
+import { AdminServer } from './admin/admin-server.ts';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+
+/** Size of the kernel's ephemeral port range (net.ipv4.ip_local_port_range), read once. */
+const EPHEMERAL_PORTS = (() => {
+  try {
+    const [lo = 32768, hi = 60999] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return hi - lo + 1;
+  } catch {
+    return 28232;
+  }
+})();
 
 export class Proxy {
   readonly config: Config;
@@ -24,6 +37,10 @@ export class Proxy {
   generation = 1;
   lastReload: { ok: boolean; error: string | null; at: string } | null = null;
   #draining = false;
+  admin: AdminServer | null = null;
+  readonly #loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  /** The config file this proxy runs from (reload reads it again); null for inline configs. */
+  configPath: string | null = null;
 
   constructor(config: Config, log: Logger) {
     this.config = config;
@@ -66,9 +83,15 @@ export class Proxy {
     return p;
   }
 
-  /** Binds every listener; on a bind error the ones already bound are closed again. */
+  /** Binds every listener (and the admin server); on a bind error the ones already bound are closed again. */
   async start(): Promise<void> {
+    this.#loopDelay.enable();
     try {
+      if (this.config.admin !== undefined) {
+        this.admin = new AdminServer(this, this.config.admin.listen, this.config.admin.token);
+        const a = await this.admin.listen();
+        this.log.info({ address: `${a.host}:${a.port}` }, 'admin listening');
+      }
       for (const l of this.listeners.values()) {
         await l.listen();
         const a = l.address();
@@ -76,8 +99,27 @@ export class Proxy {
       }
     } catch (err) {
       await Promise.all([...this.listeners.values()].map((l) => l.close()));
+      await this.admin?.close();
       throw err;
     }
+  }
+
+  /** Mean event-loop delay since the last call, in ms (admin stats and metrics). */
+  eventLoopLagMs(): number {
+    const mean = this.#loopDelay.mean;
+    this.#loopDelay.reset();
+    return Number.isNaN(mean) ? 0 : Math.max(0, mean / 1e6 - 20);
+  }
+
+  /** Source-port figures of one server (SPEC stats `sourcePorts`): the kernel's ephemeral range when no `source` is set. */
+  sourcePortsOf(_pool: Pool, server: Server): { inUse: number; free: number; exhausted: number } {
+    const inUse = server.openSockets;
+    return { inUse, free: Math.max(0, EPHEMERAL_PORTS - inUse), exhausted: 0 };
+  }
+
+  /** POST /api/v1/reload and SIGHUP: not implemented yet — the running config stays. */
+  async reloadFromFile(): Promise<{ ok: boolean; error: string | null; errors?: string[] }> {
+    return { ok: false, error: 'reload is not implemented yet; the running config stays' };
   }
 
   get draining(): boolean {
@@ -104,6 +146,8 @@ export class Proxy {
     }
     for (const h of this.#httpListeners) h.close();
     for (const u of this.upstreams.values()) u.destroy();
+    await this.admin?.close();
+    this.#loopDelay.disable();
     return { finished: open - reset, reset };
   }
 

@@ -52,6 +52,8 @@ export class PoolConnector implements Connector {
     };
     const onConnect = (): void => {
       applySocketOptions(socket, this.#keepAlive);
+      server.openSockets++;
+      socket.once('close', () => server.openSockets--);
       finish(null);
     };
     const onError = (e: NodeJS.ErrnoException): void =>

@@ -32,6 +32,8 @@ export class Server implements Schedulable {
   queued = 0;
   /** Pooled idle server connections (http), filled in by http-upstream. */
   idleConnections = 0;
+  /** Server-side sockets open now, every mode (connector.ts counts them): source ports held. */
+  openSockets = 0;
 
   constructor(index: number, cfg: ServerConfig) {
     this.index = index;

@@ -1,0 +1,92 @@
+// /healthz and /api/v1/* handlers: read the live objects of proxy.ts and shape them as SPEC
+// "Admin API" says (keys of /api/v1/stats are binding).
+import type { Proxy } from '../proxy.ts';
+import type { Pool } from '../pool/pool.ts';
+import type { Server } from '../pool/server.ts';
+
+export function stats(proxy: Proxy): Record<string, unknown> {
+  const listeners: Record<string, unknown> = {};
+  for (const l of proxy.listeners.values()) {
+    const c = l.counters;
+    listeners[l.name] = {
+      protocol: l.config.protocol,
+      sessionsActive: proxy.sessions.countFor(l.name),
+      sessionsTotal: c.sessionsTotal,
+      requestsTotal: c.requestsTotal,
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      idleResets: proxy.sessions.idleResets.get(l.name) ?? 0,
+      proxyHeaderErrors: c.proxyHeaderErrors,
+      tlsHandshakeErrors: c.tlsHandshakeErrors,
+      acceptErrors: c.acceptErrors,
+      rejected: { acl: c.rejectedAcl, limits: c.rejectedLimits },
+    };
+  }
+  const pools: Record<string, unknown> = {};
+  for (const p of proxy.pools.values()) pools[p.name] = { scheduler: p.config.scheduler, servers: serversOf(proxy, p) };
+  let acceptErrors = 0;
+  for (const l of proxy.listeners.values()) acceptErrors += l.counters.acceptErrors;
+  return {
+    config: { generation: proxy.generation, lastReload: proxy.lastReload },
+    process: {
+      uptimeSeconds: Math.round((Date.now() - proxy.startedAt) / 1000),
+      sessionsActive: proxy.sessions.size,
+      acceptErrors,
+      eventLoopLagMs: proxy.eventLoopLagMs(),
+      rssBytes: process.memoryUsage.rss(),
+    },
+    listeners,
+    pools,
+  };
+}
+
+function serversOf(proxy: Proxy, pool: Pool): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const s of pool.servers) out[s.address] = serverRow(proxy, s);
+  return out;
+}
+
+function serverRow(proxy: Proxy, s: Server): Record<string, unknown> {
+  const up = proxy.upstreams.get(s);
+  return {
+    health: s.health,
+    healthReason: s.healthReason,
+    admin: s.admin,
+    weight: s.weight,
+    backup: s.backup,
+    sessionsActive: s.active,
+    sessionsTotal: s.sessionsTotal,
+    requestsTotal: s.requestsTotal,
+    connectErrors: s.connectErrors,
+    idleConnections: up?.idleConnections ?? 0,
+    openConnections: up?.openConnections ?? 0,
+    queued: up?.queued ?? 0,
+    sourcePorts: proxy.sourcePortsOf(pool(proxy, s), s),
+  };
+}
+
+function pool(proxy: Proxy, s: Server): Pool {
+  for (const p of proxy.pools.values()) if (p.servers.includes(s)) return p;
+  throw new Error('server without pool');
+}
+
+export function pools(proxy: Proxy): Record<string, unknown>[] {
+  return [...proxy.pools.values()].map((p) => ({
+    name: p.name,
+    scheduler: p.config.scheduler,
+    servers: p.servers.map((s) => ({ address: s.address, ...serverRow(proxy, s) })),
+  }));
+}
+
+export function sessions(proxy: Proxy, limit: number): Record<string, unknown> {
+  return { total: proxy.sessions.size, sessions: proxy.sessions.snapshot(limit) };
+}
+
+/** POST /api/v1/pools/:pool/servers/:address/{drain|enable}; null when pool or server is unknown. */
+export function setServerAdmin(proxy: Proxy, poolName: string, address: string, action: 'drain' | 'enable'): Record<string, unknown> | null {
+  const p = proxy.pools.get(poolName);
+  const s = p?.find(address);
+  if (p === undefined || s === undefined) return null;
+  p.setAdmin(s, action === 'drain' ? 'drain' : 'enabled');
+  return { pool: p.name, server: s.address, admin: s.admin };
+}

@@ -1,0 +1,91 @@
+// Prometheus metrics: every metric is declared here and read from the live counters of
+// listeners, servers and the session table on scrape (the data path only bumps plain numbers).
+// Names: fullproxy_<scope>_<cx|rq|bytes|...>_<what>[_total] (DESIGN §2.10); docs/metrics.md
+// lists them all and a test keeps the two in step.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Proxy } from '../proxy.ts';
+
+type Reader = (proxy: Proxy, set: (labels: Record<string, string>, value: number) => void) => void;
+
+interface MetricDef {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  labels: readonly string[];
+  read: Reader;
+}
+
+const listenerLabels = ['listener'] as const;
+const serverLabels = ['pool', 'server'] as const;
+
+function perListener(pick: (p: Proxy, name: string) => number): Reader {
+  return (p, set) => {
+    for (const l of p.listeners.values()) set({ listener: l.name }, pick(p, l.name));
+  };
+}
+
+function perServer(pick: (p: Proxy, s: import('../pool/server.ts').Server) => number): Reader {
+  return (p, set) => {
+    for (const pool of p.pools.values()) for (const s of pool.servers) set({ pool: pool.name, server: s.address }, pick(p, s));
+  };
+}
+
+const counters = (p: Proxy, name: string) => p.listeners.get(name)!.counters;
+
+export const METRICS: readonly MetricDef[] = [
+  { name: 'fullproxy_sessions_active', help: 'Sessions in the session table', type: 'gauge', labels: [], read: (p, set) => set({}, p.sessions.size) },
+  { name: 'fullproxy_listener_cx_active', help: 'Client connections (sessions) open on the listener', type: 'gauge', labels: listenerLabels, read: perListener((p, n) => p.sessions.countFor(n)) },
+  { name: 'fullproxy_listener_cx_total', help: 'Client connections accepted', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).sessionsTotal) },
+  { name: 'fullproxy_listener_rq_total', help: 'HTTP requests answered', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).requestsTotal) },
+  { name: 'fullproxy_listener_bytes_in_total', help: 'Bytes received from clients (ended sessions)', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).bytesIn) },
+  { name: 'fullproxy_listener_bytes_out_total', help: 'Bytes sent to clients (ended sessions)', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).bytesOut) },
+  { name: 'fullproxy_listener_idle_resets_total', help: 'Sessions reset by the idle timeout', type: 'counter', labels: listenerLabels, read: perListener((p, n) => p.sessions.idleResets.get(n) ?? 0) },
+  { name: 'fullproxy_listener_proxy_header_errors_total', help: 'Inbound PROXY headers rejected', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).proxyHeaderErrors) },
+  { name: 'fullproxy_listener_tls_handshake_errors_total', help: 'TLS handshakes failed', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).tlsHandshakeErrors) },
+  { name: 'fullproxy_listener_cx_rejected_acl_total', help: 'Connections closed by an ACL deny', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).rejectedAcl) },
+  { name: 'fullproxy_listener_cx_rejected_limits_total', help: 'Connections closed over a limit', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).rejectedLimits) },
+  { name: 'fullproxy_listener_accept_errors_total', help: 'Accept errors (EMFILE, ENFILE, ...)', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).acceptErrors) },
+  { name: 'fullproxy_server_up', help: '1 when the server is up (health), 0 when down', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => (s.health === 'up' ? 1 : 0)) },
+  { name: 'fullproxy_server_drain', help: '1 when the server is in admin drain', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => (s.admin === 'drain' ? 1 : 0)) },
+  { name: 'fullproxy_server_cx_active', help: 'Sessions (tcp) or in-flight requests (http) on the server', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => s.active) },
+  { name: 'fullproxy_server_cx_total', help: 'Sessions (tcp) and tunnels (http upgrade) established to the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.sessionsTotal) },
+  { name: 'fullproxy_server_rq_total', help: 'HTTP requests answered by the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.requestsTotal) },
+  { name: 'fullproxy_server_connect_errors_total', help: 'Failed connection attempts to the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.connectErrors) },
+  { name: 'fullproxy_server_pool_cx_open', help: 'Open kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.openConnections ?? 0) },
+  { name: 'fullproxy_server_pool_cx_idle', help: 'Idle kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.idleConnections ?? 0) },
+  { name: 'fullproxy_server_pool_cx_opened_total', help: 'Server connections opened by the http pool', type: 'counter', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.opened ?? 0) },
+  { name: 'fullproxy_server_rq_queued', help: 'Requests waiting for a server connection', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.queued ?? 0) },
+  { name: 'fullproxy_event_loop_lag_seconds', help: 'Event loop delay (mean over the last interval)', type: 'gauge', labels: [], read: (p, set) => set({}, p.eventLoopLagMs() / 1000) },
+];
+
+export function createMetricsRegistry(proxy: Proxy): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'fullproxy_process_' });
+  for (const def of METRICS) {
+    const labelNames = [...def.labels];
+    if (def.type === 'gauge') {
+      new Gauge({
+        name: def.name,
+        help: def.help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          def.read(proxy, (labels, v) => this.set(labels, v));
+        },
+      });
+    } else {
+      new Counter({
+        name: def.name,
+        help: def.help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          def.read(proxy, (labels, v) => this.inc(labels, v));
+        },
+      });
+    }
+  }
+  return registry;
+}
