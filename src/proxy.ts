@@ -61,6 +61,11 @@ export class Proxy {
           listener.setHandler(new TcpProxy(lc, pool, new PoolConnector(pool.config), this.sessions, listener.counters, llog, config.logging.access));
           break;
         case 'http': {
+          for (const name of new Set([lc.pool, ...lc.routes.map((r) => r.pool)])) {
+            if (this.#pool(name).config.sendProxyProtocol !== 'off') {
+              log.warn({ listener: lc.name, pool: name }, 'PROXY headers toward http servers: a server connection is reused only for the same client address, so connection reuse drops');
+            }
+          }
           const http = new HttpListener(lc, this.pools, this.upstreams, this.sessions, listener.counters, llog, config.logging.access);
           this.#httpListeners.push(http);
           listener.setHandler(http);

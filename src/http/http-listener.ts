@@ -98,6 +98,8 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
   readonly #timeouts: SessionTimeouts;
   readonly #bySocket = new WeakMap<Duplex, HttpSessionState>();
   readonly #reuseNever: ReadonlySet<Pool>;
+  /** Pools whose server connections carry a PROXY header: reused only for the same client address. */
+  readonly #proxyKeyed: ReadonlySet<Pool>;
 
   constructor(cfg: ListenerConfig, pools: ReadonlyMap<string, Pool>, upstreams: ReadonlyMap<Server, ServerConnections>, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
     this.name = cfg.name;
@@ -111,6 +113,7 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
     this.requestBodyTimeout = cfg.timeouts.requestBody;
     this.#table = table;
     this.#reuseNever = new Set([...pools.values()].filter((p) => p.config.connectionPool.reuse === 'never'));
+    this.#proxyKeyed = new Set([...pools.values()].filter((p) => p.config.sendProxyProtocol !== 'off'));
     this.#timeouts = { clientIdle: cfg.timeouts.clientIdle, serverIdle: 0, idleReset: cfg.idleReset ?? defaultIdleReset('http'), requestBody: cfg.timeouts.requestBody };
     this.#server = createServer({
       requireHostHeader: true,
@@ -142,9 +145,11 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
 
   acquire(server: Server, pr: ProxyRequest, state: HttpSessionState): void {
     const upstream = this.upstreams.get(server)!;
-    // reuse "never": the client connection's own key; otherwise shared ('').
-    const never = pr.pool !== null && this.#reuseNever.has(pr.pool);
-    const key = never ? state.key : '';
+    // reuse "never": the client connection's own key; PROXY pools: the client address (the
+    // PROXY spec forbids mixing clients on one connection); otherwise shared ('').
+    const pool = pr.pool!;
+    const never = this.#reuseNever.has(pool);
+    const key = never ? state.key : this.#proxyKeyed.has(pool) ? `ip:${state.info.clientAddress}` : '';
     if (never) state.keyedServers.add(upstream);
     upstream.acquire(pr, key, state.info, state.session.requests === 0);
   }

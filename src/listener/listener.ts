@@ -8,6 +8,8 @@ import type { SessionTable } from '../session/session-table.ts';
 import { parseHostPort, normalizeAddress } from '../net/address.ts';
 import { applySocketOptions } from '../net/socket.ts';
 import { Acl } from './acl.ts';
+import { CidrList } from '../net/cidr.ts';
+import { readProxyHeader } from './proxy-header-reader.ts';
 import { ListenerCounters } from './counters.ts';
 
 /** What a protocol does with an accepted, vetted client socket (still paused). */
@@ -21,6 +23,9 @@ export class Listener {
   readonly counters = new ListenerCounters();
   readonly #server: NetServer;
   readonly #acl: Acl;
+  /** Peers that must send a PROXY header (acceptProxyProtocol.from); null = none expected. */
+  readonly #proxyFrom: CidrList | null;
+  readonly #proxyTimeout: number;
   readonly #table: SessionTable;
   readonly #log: Logger;
   #handler: ProtocolHandler | null = null;
@@ -32,6 +37,8 @@ export class Listener {
     this.#table = table;
     this.#log = log;
     this.#acl = new Acl(cfg.acl);
+    this.#proxyFrom = cfg.acceptProxyProtocol === undefined ? null : new CidrList(cfg.acceptProxyProtocol.from);
+    this.#proxyTimeout = cfg.acceptProxyProtocol?.timeout ?? 0;
     this.#onFullResetOldest = onFull === 'reset-oldest-idle';
     // allowHalfOpen: a client's FIN must not close our side (half-close is forwarded, issue 2 §3).
     // pauseOnConnect: nothing is read until a server connection exists to take it.
@@ -110,7 +117,24 @@ export class Listener {
       localAddress: normalizeAddress(socket.localAddress),
       localPort: socket.localPort ?? 0,
     };
-    if (this.#handler === null) {
+    if (this.#proxyFrom !== null && this.#proxyFrom.has(clientAddress)) {
+      // A trusted upstream: it must send a PROXY header, and the client it names is the client.
+      readProxyHeader(socket, info, this.#proxyTimeout, (o) => {
+        if (!o.ok) {
+          this.counters.proxyHeaderErrors++;
+          this.#log.warn({ listener: this.name, peer: `${clientAddress}:${clientPort}`, reason: o.reason }, 'PROXY header rejected');
+          socket.destroy();
+          return;
+        }
+        this.#handOff(socket, o.info);
+      });
+      return;
+    }
+    this.#handOff(socket, info);
+  }
+
+  #handOff(socket: Socket, info: ClientInfo): void {
+    if (this.#handler === null || socket.destroyed) {
       socket.destroy();
       return;
     }

@@ -6,6 +6,8 @@ import { FullproxyError } from '../errors.ts';
 import { applySocketOptions } from '../net/socket.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import type { Server } from './server.ts';
+import { buildProxyV1, buildProxyV2, type ProxyAddresses } from '../net/proxy-protocol.ts';
+import { isIP } from 'node:net';
 
 /** What the connector knows of the client side, for the PROXY header and source-port leases. */
 export interface ClientInfo {
@@ -27,14 +29,23 @@ export interface Connector {
 export class PoolConnector implements Connector {
   readonly #timeout: number;
   readonly #keepAlive: number | false;
+  readonly #proxyProtocol: 'v1' | 'v2' | 'off';
 
   constructor(pool: PoolConfig) {
     this.#timeout = pool.timeouts.connect;
     this.#keepAlive = pool.tcpKeepAlive;
+    this.#proxyProtocol = pool.sendProxyProtocol;
   }
 
-  connect(server: Server, _client: ClientInfo | null, cb: ConnectCallback): void {
+  /** True when every connection starts with a PROXY header (http pools then key reuse by client). */
+  get sendsProxyHeader(): boolean {
+    return this.#proxyProtocol !== 'off';
+  }
+
+  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void {
     const socket = connect({ host: server.endpoint.host, port: server.endpoint.port, allowHalfOpen: true, noDelay: true });
+    // The PROXY header is the first bytes on the connection; queued now, sent on connect.
+    if (this.#proxyProtocol !== 'off') socket.write(proxyHeader(this.#proxyProtocol, client));
     let done = false;
     const finish = (err: FullproxyError | null): void => {
       if (done) return;
@@ -64,4 +75,14 @@ export class PoolConnector implements Connector {
     socket.once('timeout', onTimeout);
     socket.setTimeout(this.#timeout);
   }
+}
+
+/** PROXY header for one server connection; `client` null = a connection of our own (health check): LOCAL / UNKNOWN. */
+function proxyHeader(version: 'v1' | 'v2', client: ClientInfo | null): Buffer {
+  let a: ProxyAddresses | null = null;
+  if (client !== null && isIP(client.clientAddress) !== 0 && isIP(client.localAddress) !== 0) {
+    const v4 = isIP(client.clientAddress) === 4 && isIP(client.localAddress) === 4;
+    a = { family: v4 ? 'tcp4' : 'tcp6', sourceAddress: client.clientAddress, sourcePort: client.clientPort, destinationAddress: client.localAddress, destinationPort: client.localPort };
+  }
+  return version === 'v1' ? buildProxyV1(a) : buildProxyV2(a);
 }
