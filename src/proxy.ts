@@ -4,7 +4,7 @@ import type { Config } from './config/schema.ts';
 import type { Logger } from './log.ts';
 import { Listener } from './listener/listener.ts';
 import { Pool } from './pool/pool.ts';
-import { PoolConnector } from './pool/connector.ts';
+import { PoolConnector, type SourcePortStats } from './pool/connector.ts';
 import { SessionTable } from './session/session-table.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { HttpListener } from './http/http-listener.ts';
@@ -12,17 +12,6 @@ import { ServerConnections } from './pool/http-upstream.ts';
 import type { Server } from './pool/server.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
-
-/** Size of the kernel's ephemeral port range (net.ipv4.ip_local_port_range), read once. */
-const EPHEMERAL_PORTS = (() => {
-  try {
-    const [lo = 32768, hi = 60999] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    return hi - lo + 1;
-  } catch {
-    return 28232;
-  }
-})();
 
 export class Proxy {
   readonly config: Config;
@@ -32,6 +21,8 @@ export class Proxy {
   readonly listeners = new Map<string, Listener>();
   /** Kept-alive server connections per server (http listeners share them). */
   readonly upstreams = new Map<Server, ServerConnections>();
+  /** One connector per pool: every server connection of the pool, any mode, is made (and its source port counted) there. */
+  readonly connectors = new Map<Pool, PoolConnector>();
   readonly #httpListeners: HttpListener[] = [];
   readonly startedAt = Date.now();
   generation = 1;
@@ -49,7 +40,8 @@ export class Proxy {
     for (const pc of config.pools) {
       const pool = new Pool(pc, log);
       this.pools.set(pc.name, pool);
-      const connector = new PoolConnector(pc);
+      const connector = new PoolConnector(pc, log);
+      this.connectors.set(pool, connector);
       for (const server of pool.servers) this.upstreams.set(server, new ServerConnections(server, pc, connector));
     }
     for (const lc of config.listeners) {
@@ -58,7 +50,7 @@ export class Proxy {
       const llog = log.child({ listener: lc.name });
       switch (lc.protocol) {
         case 'tcp':
-          listener.setHandler(new TcpProxy(lc, pool, new PoolConnector(pool.config), this.sessions, listener.counters, llog, config.logging.access));
+          listener.setHandler(new TcpProxy(lc, pool, this.connectors.get(pool)!, this.sessions, listener.counters, llog, config.logging.access));
           break;
         case 'http': {
           for (const name of new Set([lc.pool, ...lc.routes.map((r) => r.pool)])) {
@@ -66,7 +58,7 @@ export class Proxy {
               log.warn({ listener: lc.name, pool: name }, 'PROXY headers toward http servers: a server connection is reused only for the same client address, so connection reuse drops');
             }
           }
-          const http = new HttpListener(lc, this.pools, this.upstreams, this.sessions, listener.counters, llog, config.logging.access);
+          const http = new HttpListener(lc, this.pools, this.connectors, this.upstreams, this.sessions, listener.counters, llog, config.logging.access);
           this.#httpListeners.push(http);
           listener.setHandler(http);
           break;
@@ -116,10 +108,9 @@ export class Proxy {
     return Number.isNaN(mean) ? 0 : Math.max(0, mean / 1e6 - 20);
   }
 
-  /** Source-port figures of one server (SPEC stats `sourcePorts`): the kernel's ephemeral range when no `source` is set. */
-  sourcePortsOf(_pool: Pool, server: Server): { inUse: number; free: number; exhausted: number } {
-    const inUse = server.openSockets;
-    return { inUse, free: Math.max(0, EPHEMERAL_PORTS - inUse), exhausted: 0 };
+  /** Source-port figures of one server (SPEC stats `sourcePorts`). */
+  sourcePortsOf(pool: Pool, server: Server): SourcePortStats {
+    return this.connectors.get(pool)!.sourcePortStats(server);
   }
 
   /** POST /api/v1/reload and SIGHUP: not implemented yet — the running config stays. */

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { ListenerConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { ProtocolHandler } from '../listener/listener.ts';
-import type { ClientInfo } from '../pool/connector.ts';
+import type { ClientInfo, PoolConnector } from '../pool/connector.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
 import type { ServerConnections } from '../pool/http-upstream.ts';
@@ -36,6 +36,7 @@ export interface HttpListenerContext {
   readonly proto: 'http' | 'https';
   readonly pools: ReadonlyMap<string, Pool>;
   readonly upstreams: ReadonlyMap<Server, ServerConnections>;
+  readonly connectors: ReadonlyMap<Pool, PoolConnector>;
   readonly counters: ListenerCounters;
   readonly requestBodyTimeout: number;
   acquire(server: Server, pr: ProxyRequest, state: HttpSessionState): void;
@@ -91,6 +92,7 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
   readonly proto: 'http' | 'https' = 'http';
   readonly pools: ReadonlyMap<string, Pool>;
   readonly upstreams: ReadonlyMap<Server, ServerConnections>;
+  readonly connectors: ReadonlyMap<Pool, PoolConnector>;
   readonly counters: ListenerCounters;
   readonly requestBodyTimeout: number;
   readonly #server: HttpServer;
@@ -101,7 +103,7 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
   /** Pools whose server connections carry a PROXY header: reused only for the same client address. */
   readonly #proxyKeyed: ReadonlySet<Pool>;
 
-  constructor(cfg: ListenerConfig, pools: ReadonlyMap<string, Pool>, upstreams: ReadonlyMap<Server, ServerConnections>, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
+  constructor(cfg: ListenerConfig, pools: ReadonlyMap<string, Pool>, connectors: ReadonlyMap<Pool, PoolConnector>, upstreams: ReadonlyMap<Server, ServerConnections>, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
     this.name = cfg.name;
     this.log = log;
     this.access = access;
@@ -109,6 +111,7 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
     this.forwarded = new ForwardedPolicy(cfg.forwardedHeaders);
     this.pools = pools;
     this.upstreams = upstreams;
+    this.connectors = connectors;
     this.counters = counters;
     this.requestBodyTimeout = cfg.timeouts.requestBody;
     this.#table = table;

@@ -8,7 +8,6 @@ import type { HttpListenerContext, HttpSessionState } from './http-listener.ts';
 import type { FullproxyError } from '../errors.ts';
 import type { Server } from '../pool/server.ts';
 import type { Pool } from '../pool/pool.ts';
-import { PoolConnector } from '../pool/connector.ts';
 import { buildRequestHeaders } from './headers.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
@@ -52,7 +51,7 @@ export class UpgradeTunnel {
     for (let i = 0; i < h.length; i += 2) lines.push(`${h[i]}: ${h[i + 1]}`);
     lines.push(`connection: upgrade`, `upgrade: ${req.headers.upgrade ?? ''}`, '', '');
     const requestHead = Buffer.from(lines.join('\r\n'), 'latin1');
-    new PoolConnector(pool.config).connect(server, state.info, (err, socket) => this.#onConnected(err, socket, requestHead, pool));
+    ctx.connectors.get(pool)!.connect(server, state.info, (err, socket) => this.#onConnected(err, socket, requestHead, pool));
   }
 
   #onConnected(err: FullproxyError | null, socket: Socket | null, requestHead: Buffer, pool: Pool): void {

@@ -5,6 +5,8 @@ import { connect, type Socket } from 'node:net';
 import { FullproxyError } from '../errors.ts';
 import { applySocketOptions } from '../net/socket.ts';
 import type { PoolConfig } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { readFileSync } from 'node:fs';
 import type { Server } from './server.ts';
 import { buildProxyV1, buildProxyV2, type ProxyAddresses } from '../net/proxy-protocol.ts';
 import { isIP } from 'node:net';
@@ -18,6 +20,14 @@ export interface ClientInfo {
   readonly localPort: number;
 }
 
+/** SPEC stats `sourcePorts` of one server. */
+export interface SourcePortStats {
+  inUse: number;
+  free: number;
+  /** Connections refused for lack of a source port. */
+  exhausted: number;
+}
+
 export type ConnectCallback = (err: FullproxyError | null, socket: Socket | null) => void;
 
 export interface Connector {
@@ -25,16 +35,35 @@ export interface Connector {
   connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void;
 }
 
+/** Size of the kernel's ephemeral port range (net.ipv4.ip_local_port_range), read once. */
+const EPHEMERAL_PORTS = (() => {
+  try {
+    const [lo = 32768, hi = 60999] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return hi - lo + 1;
+  } catch {
+    return 28232;
+  }
+})();
+
 /** A pool's connector: settings are read once at construction (DESIGN §2.4). */
 export class PoolConnector implements Connector {
   readonly #timeout: number;
   readonly #keepAlive: number | false;
   readonly #proxyProtocol: 'v1' | 'v2' | 'off';
 
-  constructor(pool: PoolConfig) {
+  readonly #log: Logger;
+
+  constructor(pool: PoolConfig, log: Logger) {
+    this.#log = log;
     this.#timeout = pool.timeouts.connect;
     this.#keepAlive = pool.tcpKeepAlive;
     this.#proxyProtocol = pool.sendProxyProtocol;
+  }
+
+  /** Without `source`, the kernel picks ports from its ephemeral range for each connection. */
+  sourcePortStats(server: Server): SourcePortStats {
+    const inUse = server.openSockets;
+    return { inUse, free: Math.max(0, EPHEMERAL_PORTS - inUse), exhausted: 0 };
   }
 
   /** True when every connection starts with a PROXY header (http pools then key reuse by client). */
