@@ -133,6 +133,7 @@ export class Proxy {
     this.log.info({ sessions: open, timeoutMs }, 'draining');
     const deadline = Date.now() + timeoutMs;
     while (this.sessions.size > 0 && Date.now() < deadline) {
+      for (const h of this.#httpListeners) h.closeIdle();
       await new Promise((r) => setTimeout(r, Math.min(100, Math.max(1, deadline - Date.now()))));
     }
     const reset = this.sessions.size;

@@ -207,7 +207,13 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
     (reset ? resetSocket : closeSocket)(session.client);
   }
 
-  /** Stops the node:http server's own timers; the listener socket is owned by listener.ts. */
+  /** Drain: keep-alive client connections between requests are closed (FIN); busy ones finish
+   *  their request and are closed by the next call. The listening socket is listener.ts's. */
+  closeIdle(): void {
+    this.#server.closeIdleConnections();
+  }
+
+  /** Stops the node:http server's own timers (header-timeout checks). */
   close(): void {
     this.#server.close();
   }

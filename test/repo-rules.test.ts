@@ -1,0 +1,56 @@
+// Rules of the repository that no single feature test covers: docs/errors.md and docs/metrics.md
+// match the code, every shipped config passes `check`, and src/ keeps to strippable, typed TS.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ERROR_CODES } from '../src/errors.ts';
+import { METRICS } from '../src/admin/metrics.ts';
+import { NODE, ROOT } from './helpers/fullproxy.ts';
+
+function tableFirstColumn(file: string): string[] {
+  return readFileSync(join(ROOT, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('| `'))
+    .map((l) => l.slice(3, l.indexOf('`', 3)));
+}
+
+test('docs/errors.md lists exactly the FP_ERR_* codes of src/errors.ts', () => {
+  assert.deepEqual(tableFirstColumn('docs/errors.md').sort(), Object.keys(ERROR_CODES).sort());
+});
+
+test('docs/metrics.md lists exactly the metrics of src/admin/metrics.ts, with their types', () => {
+  const docs = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8');
+  assert.deepEqual(tableFirstColumn('docs/metrics.md').sort(), METRICS.map((m) => m.name).sort());
+  for (const m of METRICS) {
+    assert.match(docs, new RegExp(`\\| \`${m.name}\` \\| ${m.type} \\|`), `${m.name} is documented as a ${m.type}`);
+    assert.equal(m.type === 'counter', m.name.endsWith('_total'), `${m.name}: counters and only counters end in _total`);
+  }
+});
+
+test('config/fullproxy.json, config/demo.json and every config/examples/*.json pass `fullproxy check`', () => {
+  const files = ['config/fullproxy.json', 'config/demo.json', ...readdirSync(join(ROOT, 'config/examples')).map((f) => `config/examples/${f}`)];
+  for (const f of files) {
+    const r = spawnSync(NODE, [join(ROOT, 'src/main.ts'), 'check', '--config', join(ROOT, f)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `${f}: ${r.stderr}`);
+  }
+});
+
+function* sources(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* sources(p);
+    else if (p.endsWith('.ts')) yield p;
+  }
+}
+
+// enum, namespaces and parameter properties are also rejected by tsc (erasableSyntaxOnly); `any` is not.
+test('src/ has no `any`, no enum, no namespace', () => {
+  for (const file of sources(join(ROOT, 'src'))) {
+    const text = readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+    assert.doesNotMatch(text, /:\s*any\b|<any>|as any\b/, `${file} uses any`);
+    assert.doesNotMatch(text, /^\s*(export\s+)?(const\s+)?enum\s/m, `${file} uses enum`);
+    assert.doesNotMatch(text, /^\s*(export\s+)?namespace\s/m, `${file} uses namespace`);
+  }
+});
