@@ -27,7 +27,10 @@ export async function run(config: Config): Promise<number> {
       log.info({ signal, drainTimeoutMs: config.drainTimeout }, 'stop signal: draining');
       void proxy.drain().then(({ finished, reset }) => {
         log.info({ finished, reset }, 'drained, exiting');
-        log.flush(() => resolve(0));
+        // Resolve once the log is flushed, or after a short grace if the flush never reports.
+        const done = (): void => resolve(0);
+        setTimeout(done, 500).unref();
+        log.flush(done);
       });
     };
     process.on('SIGTERM', onStop);

@@ -132,6 +132,10 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
     this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.#onClientError(err, socket as Socket));
+    // node:http starts its connection tracking (the headersTimeout checks and the list that
+    // closeIdleConnections() walks) on 'listening'. This server never listens — listener.ts owns
+    // the socket and hands connections over — so start the tracking the same way.
+    this.#server.emit('listening');
   }
 
   handle(socket: Socket, info: ClientInfo): void {

@@ -31,6 +31,8 @@ export class ProxyRequest implements ConnectionWaiter {
   retries = 0;
   /** Fresh-connection attempts after a reused connection died before responding. */
   staleRetries = 0;
+  /** What the previous attempt died of (retries), reported when no server is left. */
+  lastFailure: Failure | null = null;
   /** The server whose `active` count this request holds. */
   activeOn: Server | null = null;
   responseStarted = false;
@@ -78,7 +80,8 @@ export class ProxyRequest implements ConnectionWaiter {
   #pickAndSend(): void {
     const pool = this.pool!;
     const server = pool.pick({ clientAddress: this.state.info.clientAddress, destination: this.req.headers.host ?? '' }, this.tried);
-    if (server === null) return this.#fail(this.tried === null ? 'no-server' : 'connect-failed');
+    // After a failed attempt with no other server left, the client learns what went wrong (502/504).
+    if (server === null) return this.#fail(this.lastFailure ?? 'no-server');
     this.#sendTo(server);
   }
 
@@ -156,6 +159,7 @@ export class ProxyRequest implements ConnectionWaiter {
       server.connectErrors++;
       recordFailure(this.pool!, server, err.code ?? failure, Date.now());
     }
+    this.lastFailure = failure;
     if (!this.responseStarted) {
       if ((failure === 'connect-failed' || failure === 'connect-timeout') && this.retries < this.pool!.config.retries) {
         // Nothing was sent: another server (SPEC "Retries"), even for a POST.
