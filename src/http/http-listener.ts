@@ -136,6 +136,9 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
     // closeIdleConnections() walks) on 'listening'. This server never listens — listener.ts owns
     // the socket and hands connections over — so start the tracking the same way.
     this.#server.emit('listening');
+    // A client may send its request and then FIN (nc -N, some health checkers): like HAProxy and
+    // nginx, answer it. Node's default would abort the request on the FIN.
+    this.#server.httpAllowHalfOpen = true;
   }
 
   handle(socket: Socket, info: ClientInfo): void {

@@ -232,5 +232,5 @@ export function startNginx(names: readonly string[], blocks: NginxBlocks, timeou
 
 /** Lines of nginx's error log that speak of the PROXY protocol (nginx logs a bad header as "broken header"). */
 export function nginxProxyErrors(errorLog: string): string[] {
-  return errorLog.split('\n').filter((l) => /broken header|proxy[ _]protocol|PROXY/i.test(l));
+  return errorLog.split('\n').filter((l) => /broken header|PROXY protocol|proxy_protocol/i.test(l));
 }
