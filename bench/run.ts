@@ -197,7 +197,6 @@ async function main(): Promise<number> {
     return 1;
   }
   const { tools } = found;
-  const { settings } = opts;
   const started = Date.now();
 
   const reg = new ProcessRegistry();
@@ -222,6 +221,18 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  try {
+    return await runBench(opts, tools, reg, dir, started);
+  } finally {
+    // Also on error: child pipes would otherwise keep this process alive.
+    await reg.killAll();
+    cleanupSync();
+  }
+}
+
+/** Everything between setup and cleanup: servers, scenarios, report. */
+async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: string, started: number): Promise<number> {
+  const { settings } = opts;
   // This process only orchestrates; keep it off the proxy's cpu.
   spawnSync(tools.taskset, ['-a', '-p', '-c', String(LOAD_CPU), String(process.pid)], { stdio: 'ignore' });
 
@@ -261,7 +272,7 @@ async function main(): Promise<number> {
     sections.push(`${heading}\n\n${scenario.method}\n\n${scenarioTable(scenario, sr, targets)}${sc.length > 0 ? `\n\n${checksList(sc)}` : ''}`);
   }
 
-  await reg.killAll();
+  await servers.child.stop();
   const elapsedS = (Date.now() - started) / 1000;
   const date = localDate();
   const machine = machineInfo(tools);

@@ -55,9 +55,15 @@ export async function wrkWarmup(ctx: ScenarioContext, t: RunningTarget, load: Wr
  * it settle, then reads VmRSS.
  */
 export async function idleMemorySample(ctx: ScenarioContext, t: RunningTarget, mode: 'tcp' | 'http', count: number): Promise<Sample> {
-  const pids0 = t.pids();
-  const fds0 = fdCount(pids0);
-  const rss0 = rssKiB(pids0);
+  // The warm-up's connections close asynchronously: wait until the fd count stands still.
+  let fds0 = fdCount(t.pids());
+  for (let still = 0, i = 0; still < 3 && i < 50; i++) {
+    await sleep(100);
+    const n = fdCount(t.pids());
+    still = n === fds0 ? still + 1 : 0;
+    fds0 = n;
+  }
+  const rss0 = rssKiB(t.pids());
   const child = ctx.env.reg.spawn('idle-client', ctx.env.tools.taskset, [
     '-c',
     String(LOAD_CPU),

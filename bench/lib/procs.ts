@@ -109,8 +109,11 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
 /** Every process this run started; killAll() stops those still alive. */
 export class ProcessRegistry {
   readonly #children = new Set<Child>();
+  #stopping = false;
 
   spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): Child {
+    // After Ctrl-C the scenario loop may still try to start the next target.
+    if (this.#stopping) throw new Error('the bench is stopping');
     const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options, detached: true });
     // A spawn error (ENOENT) surfaces as an 'error' event; keep it from crashing the run.
     proc.on('error', () => {});
@@ -121,11 +124,13 @@ export class ProcessRegistry {
   }
 
   async killAll(): Promise<void> {
+    this.#stopping = true;
     await Promise.all([...this.#children].map((c) => c.stop(1500)));
   }
 
   /** For process 'exit': no waiting possible, so SIGKILL at once. */
   killAllSync(): void {
+    this.#stopping = true;
     for (const c of this.#children) {
       killGroup(c.pid, 'SIGKILL');
     }
