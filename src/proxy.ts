@@ -143,6 +143,7 @@ export class Proxy {
     }
     for (const h of this.#httpListeners) h.close();
     for (const u of this.upstreams.values()) u.destroy();
+    for (const c of this.connectors.values()) c.close(); // connections still waiting for a source port fail now
     await this.admin?.close();
     this.#loopDelay.disable();
     return { finished: open - reset, reset };

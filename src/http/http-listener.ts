@@ -138,7 +138,7 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
     this.#server.emit('listening');
     // A client may send its request and then FIN (nc -N, some health checkers): like HAProxy and
     // nginx, answer it. Node's default would abort the request on the FIN.
-    this.#server.httpAllowHalfOpen = true;
+    (this.#server as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true; // not in @types/node
   }
 
   handle(socket: Socket, info: ClientInfo): void {

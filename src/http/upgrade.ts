@@ -41,7 +41,7 @@ export class UpgradeTunnel {
     const server = pool?.pick({ clientAddress: state.info.clientAddress, destination: req.headers.host ?? '' }) ?? null;
     if (pool === undefined || server === null) return sendRawFailure(client, 'no-server');
     this.server = server;
-    server.active++;
+    server.holdConnection();
     state.session.serverAddress = server.address;
     state.session.pool = pool.name;
     // The tunnel is a tcp-like session from now on: server idle and RST apply (issue 3 §7).
@@ -86,7 +86,7 @@ export class UpgradeTunnel {
   #teardown(reset: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.server !== null) this.server.active--;
+    if (this.server !== null) this.server.releaseConnection();
     const end = reset ? resetSocket : closeSocket;
     end(this.client);
     if (this.upstream !== null) end(this.upstream);

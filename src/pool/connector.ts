@@ -1,13 +1,13 @@
-// Opens server-side connections for both modes: connect timeout, socket options, and the hooks
-// for source-address leases and PROXY headers. tcp-proxy.ts and http-upstream.ts both call it,
+// Opens server-side connections for both modes: source (address, port) lease (source-ports.ts),
+// connect timeout, socket options, PROXY header. tcp-proxy.ts and http-upstream.ts both call it,
 // so a server connection is made the same way whatever the listener's protocol.
 import { connect, type Socket } from 'node:net';
 import { FullproxyError } from '../errors.ts';
 import { applySocketOptions } from '../net/socket.ts';
 import type { PoolConfig } from '../config/schema.ts';
-import type { Logger } from '../log.ts';
-import { readFileSync } from 'node:fs';
+import { silentLogger, type Logger } from '../log.ts';
 import type { Server } from './server.ts';
+import { KernelSourcePorts, SourcePortPool, type Lease, type SourcePortStats, type SourcePorts } from './source-ports.ts';
 import { buildProxyV1, buildProxyV2, type ProxyAddresses } from '../net/proxy-protocol.ts';
 import { isIP } from 'node:net';
 
@@ -20,50 +20,59 @@ export interface ClientInfo {
   readonly localPort: number;
 }
 
-/** SPEC stats `sourcePorts` of one server. */
-export interface SourcePortStats {
-  inUse: number;
-  free: number;
-  /** Connections refused for lack of a source port. */
-  exhausted: number;
-}
+/** SPEC stats `sourcePorts` of one server (defined beside the accounting, re-exported for proxy.ts / the admin API). */
+export type { SourcePortStats } from './source-ports.ts';
 
 export type ConnectCallback = (err: FullproxyError | null, socket: Socket | null) => void;
 
 export interface Connector {
-  /** Calls back exactly once: with a connected socket, or an FP_ERR_CONNECT_* error (the socket is then destroyed). */
+  /** Calls back exactly once: with a connected socket, or an FP_ERR_CONNECT_* / FP_ERR_SOURCE_EXHAUSTED error (the socket is then destroyed). */
   connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void;
 }
 
-/** Size of the kernel's ephemeral port range (net.ipv4.ip_local_port_range), read once. */
-const EPHEMERAL_PORTS = (() => {
-  try {
-    const [lo = 32768, hi = 60999] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    return hi - lo + 1;
-  } catch {
-    return 28232;
-  }
-})();
+/**
+ * Ports the kernel refused (TIME_WAIT or another socket on the same 4-tuple, a listener on the
+ * port) are skipped for the next free one; this bounds the syscalls one connection may cost when a
+ * range is full of such ports. Past it the connection fails as exhausted.
+ */
+const MAX_PORT_ATTEMPTS = 8;
+
+function noop(): void {}
 
 /** A pool's connector: settings are read once at construction (DESIGN §2.4). */
 export class PoolConnector implements Connector {
   readonly #timeout: number;
   readonly #keepAlive: number | false;
   readonly #proxyProtocol: 'v1' | 'v2' | 'off';
+  readonly #ports: SourcePorts;
 
-  readonly #log: Logger;
-
-  constructor(pool: PoolConfig, log: Logger) {
-    this.#log = log;
+  constructor(pool: PoolConfig, log: Logger = silentLogger) {
     this.#timeout = pool.timeouts.connect;
     this.#keepAlive = pool.tcpKeepAlive;
     this.#proxyProtocol = pool.sendProxyProtocol;
+    const src = pool.source;
+    this.#ports =
+      src === undefined
+        ? new KernelSourcePorts(pool.name, log)
+        : new SourcePortPool(pool.name, { addresses: src.addresses, portRange: { low: src.portRange[0], high: src.portRange[1] }, onExhausted: src.onExhausted, queueTimeout: src.queueTimeout, queueLength: src.queueLength }, log);
   }
 
-  /** Without `source`, the kernel picks ports from its ephemeral range for each connection. */
+  /** Ports held toward `server` (sums over the source addresses), refusals, and the per-address figures when `source` is set. */
   sourcePortStats(server: Server): SourcePortStats {
-    const inUse = server.openSockets;
-    return { inUse, free: Math.max(0, EPHEMERAL_PORTS - inUse), exhausted: 0 };
+    return this.#ports.stats(server);
+  }
+
+  /**
+   * True when a connection to `server` would get a source port at once. http-upstream can ask it
+   * before opening a connection and wait for a pooled one instead (kept-alive connections hold ports).
+   */
+  hasFreeSourcePort(server: Server): boolean {
+    return this.#ports.hasFree(server);
+  }
+
+  /** Fails the connections waiting for a source port (stop, reload). */
+  close(): void {
+    this.#ports.close();
   }
 
   /** True when every connection starts with a PROXY header (http pools then key reuse by client). */
@@ -72,38 +81,85 @@ export class PoolConnector implements Connector {
   }
 
   connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void {
-    const socket = connect({ host: server.endpoint.host, port: server.endpoint.port, allowHalfOpen: true, noDelay: true });
+    const lease = this.#ports.tryLease(server);
+    if (lease !== null) return this.#dial(server, client, lease, 1, cb);
+    // Every (address, port) toward the server is held: queue or reject per source.onExhausted.
+    this.#ports.wait(server, (l) => {
+      if (l === null) cb(exhausted(server, 'no free source port'), null);
+      else this.#dial(server, client, l, 1, cb);
+    });
+  }
+
+  /** One connect attempt from `lease`; a port the kernel refuses is skipped for another (bounded). */
+  #dial(server: Server, client: ClientInfo | null, lease: Lease, attempt: number, cb: ConnectCallback): void {
+    const { host, port } = server.endpoint;
+    const socket =
+      lease.port === 0
+        ? connect({ host, port, allowHalfOpen: true, noDelay: true })
+        : connect({ host, port, localAddress: lease.address, localPort: lease.port, allowHalfOpen: true, noDelay: true });
+    // The port is ours until the socket is gone, whatever happens to the connection: one release, on 'close'.
+    if (lease.port !== 0) socket.once('close', () => lease.release());
     // The PROXY header is the first bytes on the connection; queued now, sent on connect.
     if (this.#proxyProtocol !== 'off') socket.write(proxyHeader(this.#proxyProtocol, client));
     let done = false;
-    const finish = (err: FullproxyError | null): void => {
-      if (done) return;
+    const settle = (): void => {
       done = true;
       socket.removeListener('connect', onConnect);
       socket.removeListener('error', onError);
       socket.removeListener('timeout', onTimeout);
       socket.setTimeout(0);
-      if (err !== null) {
-        socket.destroy();
-        cb(err, null);
-      } else {
-        cb(null, socket);
-      }
+    };
+    const fail = (err: FullproxyError): void => {
+      settle();
+      socket.on('error', noop);
+      socket.destroy();
+      cb(err, null);
     };
     const onConnect = (): void => {
+      if (done) return;
+      settle();
       applySocketOptions(socket, this.#keepAlive);
       server.openSockets++;
       socket.once('close', () => server.openSockets--);
-      finish(null);
+      cb(null, socket);
     };
-    const onError = (e: NodeJS.ErrnoException): void =>
-      finish(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
-    const onTimeout = (): void => finish(new FullproxyError('FP_ERR_CONNECT_TIMEOUT', `connect to ${server.address} timed out after ${this.#timeout} ms`));
+    const onError = (e: NodeJS.ErrnoException): void => {
+      if (done) return;
+      if (e.code === 'EADDRNOTAVAIL' || e.code === 'EADDRINUSE') {
+        if (lease.port === 0) {
+          // The kernel's ephemeral ports toward this server are all taken (no `source` configured).
+          this.#ports.refuse(server, 'kernel');
+          return fail(exhausted(server, `the kernel has no free source port (${e.code})`, e));
+        }
+        const syscall = e.syscall ?? 'connect';
+        this.#ports.skip(server, lease, e.code, syscall);
+        const next = attempt < MAX_PORT_ATTEMPTS ? this.#ports.tryLease(server) : null;
+        if (next !== null) {
+          settle();
+          socket.on('error', noop);
+          socket.destroy();
+          return this.#dial(server, client, next, attempt + 1, cb);
+        }
+        if (syscall === 'bind' && e.code === 'EADDRNOTAVAIL') {
+          return fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: source address ${lease.address} is not an address of this host`, { cause: e }));
+        }
+        this.#ports.refuse(server, 'ports-busy');
+        return fail(exhausted(server, `${attempt} source ports refused by the kernel (${e.code})`, e));
+      }
+      fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
+    };
+    const onTimeout = (): void => {
+      if (!done) fail(new FullproxyError('FP_ERR_CONNECT_TIMEOUT', `connect to ${server.address} timed out after ${this.#timeout} ms`));
+    };
     socket.once('connect', onConnect);
     socket.once('error', onError);
     socket.once('timeout', onTimeout);
     socket.setTimeout(this.#timeout);
   }
+}
+
+function exhausted(server: Server, why: string, cause?: Error): FullproxyError {
+  return new FullproxyError('FP_ERR_SOURCE_EXHAUSTED', `connect to ${server.address}: ${why}`, cause === undefined ? undefined : { cause });
 }
 
 /** PROXY header for one server connection; `client` null = a connection of our own (health check): LOCAL / UNKNOWN. */

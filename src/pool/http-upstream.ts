@@ -12,7 +12,7 @@
 import { Client } from 'undici';
 import type { Socket } from 'node:net';
 import type { PoolConfig } from '../config/schema.ts';
-import type { ClientInfo, Connector } from './connector.ts';
+import type { ClientInfo, PoolConnector } from './connector.ts';
 import type { Server } from './server.ts';
 
 /** One server connection (one undici Client, one socket for its whole life). */
@@ -49,7 +49,9 @@ interface Queued {
 
 export class ServerConnections {
   readonly server: Server;
-  readonly #connector: Connector;
+  readonly #connector: PoolConnector;
+  /** source.onExhausted "queue": requests wait for a held connection when no source port is free. */
+  readonly #waitForPooled: boolean;
   readonly #maxIdle: number;
   readonly #reuse: 'never' | 'safe' | 'always';
   readonly #clientOptions: Client.Options;
@@ -64,9 +66,10 @@ export class ServerConnections {
   /** Server connections opened in total (tests and stats: the multiplexing ratio). */
   opened = 0;
 
-  constructor(server: Server, pool: PoolConfig, connector: Connector) {
+  constructor(server: Server, pool: PoolConfig, connector: PoolConnector) {
     this.server = server;
     this.#connector = connector;
+    this.#waitForPooled = pool.source?.onExhausted === 'queue';
     this.#maxIdle = pool.connectionPool.maxIdlePerServer;
     this.#reuse = pool.connectionPool.reuse;
     this.#queueTimeout = pool.timeouts.queue;
@@ -105,7 +108,10 @@ export class ServerConnections {
   acquire(waiter: ConnectionWaiter, key: string, info: ClientInfo | null, firstOfClient: boolean): void {
     const conn = this.#takeIdle(key, firstOfClient);
     if (conn !== null) return waiter.onConnection(conn);
-    if (this.server.maxConnections === 0 || this.#open < this.server.maxConnections) return waiter.onConnection(this.#open1(key, info));
+    // No source port free toward this server (issue 6): with onExhausted "queue", wait for one of
+    // the connections we hold rather than for a port that kept-alive connections will not give back.
+    const portBound = this.#open > 0 && this.#waitForPooled && !this.#connector.hasFreeSourcePort(this.server);
+    if ((this.server.maxConnections === 0 || this.#open < this.server.maxConnections) && !portBound) return waiter.onConnection(this.#open1(key, info));
     if (this.#queue.length >= this.#queueLength) return waiter.onQueueTimeout();
     this.#queue.push({ waiter, key, info, firstOfClient, deadline: Date.now() + this.#queueTimeout });
     this.server.queued = this.#queue.length;
@@ -217,7 +223,9 @@ export class ServerConnections {
 
   /** A slot freed up (a connection closed): the oldest waiter gets a new connection. */
   #drainQueue(): void {
-    while (this.#queue.length > 0 && (this.server.maxConnections === 0 || this.#open < this.server.maxConnections)) {
+    // With source ports the limit (waitForPooled), the closed connection gives back one port: one new connection.
+    let budget = this.#waitForPooled ? 1 : Infinity;
+    while (budget-- > 0 && this.#queue.length > 0 && (this.server.maxConnections === 0 || this.#open < this.server.maxConnections)) {
       const q = this.#queue.shift()!;
       this.server.queued = this.#queue.length;
       q.waiter.onConnection(this.#open1(q.key, q.info));

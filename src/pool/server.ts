@@ -19,8 +19,12 @@ export class Server implements Schedulable {
   admin: AdminState = 'enabled';
   /** Why health is what it is (last check or passive failure), for the admin API. */
   healthReason = 'initial';
-  /** Sessions (tcp) or in-flight requests (http) on this server now. */
+  /** Sessions (tcp) or in-flight requests (http) on this server now: what lc/wlc/p2c compare. */
   active = 0;
+  /** Server connections owned by one session each (tcp sessions, http upgrade tunnels): what
+   *  maxConnections bounds at pick time. Pooled http connections are bounded by http-upstream's
+   *  queue instead, so a busy http server makes requests wait rather than be refused. */
+  held = 0;
   sessionsTotal = 0;
   requestsTotal = 0;
   connectErrors = 0;
@@ -48,7 +52,19 @@ export class Server implements Schedulable {
   }
 
   hasCapacity(): boolean {
-    return this.maxConnections === 0 || this.active < this.maxConnections;
+    return this.maxConnections === 0 || this.held < this.maxConnections;
+  }
+
+  /** A session takes one of the server's connections (counted from the pick, so lc/wlc and
+   *  maxConnections see it while it is still connecting). */
+  holdConnection(): void {
+    this.active++;
+    this.held++;
+  }
+
+  releaseConnection(): void {
+    this.active--;
+    this.held--;
   }
 
   /** Eligible for new sessions: up, enabled, weight > 0 (capacity is checked per pick). */

@@ -92,14 +92,22 @@ export class TcpProxy implements SessionOwner {
     ts.tried.push(server);
     session.state = 'connecting';
     session.serverAddress = server.address;
-    server.active++; // counted while connecting so lc/wlc and maxConnections see it at once
+    server.holdConnection();
     this.#connector.connect(server, ts.info, (err, socket) => this.#onConnected(ts, server, err, socket));
   }
 
   #onConnected(ts: TcpSession, server: Server, err: FullproxyError | null, socket: Socket | null): void {
     const { session } = ts;
     if (err !== null || socket === null) {
-      server.active--;
+      server.releaseConnection();
+      if (err?.code === 'FP_ERR_SOURCE_EXHAUSTED') {
+        // Our own limit, not the server's fault: no connect error, no passive failure, no retry
+        // (issue 6: the client learns at once, by RST). The connector counted and logged it.
+        this.#setReason(ts, 'source-exhausted');
+        resetSocket(session.client);
+        if (ts.clientClosed) this.#finish(ts);
+        return;
+      }
       server.connectErrors++;
       recordFailure(this.#pool, server, err?.code ?? 'connect', Date.now());
       this.#log.warn({ listener: this.#listener, server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
@@ -111,7 +119,7 @@ export class TcpProxy implements SessionOwner {
     }
     if (ts.clientClosed) {
       // The client left while we were connecting: drop the fresh server connection.
-      server.active--;
+      server.releaseConnection();
       socket.destroy();
       return this.#finish(ts);
     }
@@ -163,7 +171,7 @@ export class TcpProxy implements SessionOwner {
     if (ts.finished) return;
     ts.finished = true;
     const { session } = ts;
-    if (ts.server !== null) ts.server.active--;
+    if (ts.server !== null) ts.server.releaseConnection();
     if (session.server !== null && !session.server.destroyed) session.server.destroy();
     if (!session.client.destroyed) session.client.destroy();
     this.#table.remove(session);

@@ -160,7 +160,6 @@ test('reuse "never": one server connection per client connection', async () => {
         Array.from({ length: CLIENTS / 2 }, async (_, c) => {
           const agent = new Agent({ keepAlive: true, maxSockets: 1 });
           let sockets = 0;
-          agent.on('free', () => {});
           try {
             for (let i = 0; i < PER_CLIENT; i++) {
               const r = await get(port, { path: `/w${wave}/c${c}/${i}`, agent });
