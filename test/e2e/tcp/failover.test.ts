@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { echoBackend, refusedPort, tcpBackend } from '../../helpers/backends.ts';
 import { startProxy } from '../../helpers/fullproxy.ts';
 import { dial, outcome } from '../../helpers/clients.ts';
+import { blackholePort } from '../../helpers/blackhole.ts';
 
 test('a refused server → the session goes to the next server, the failure is counted', async () => {
   const dead = await refusedPort();
@@ -30,7 +31,7 @@ test('a refused server → the session goes to the next server, the failure is c
   }
 });
 
-test('all servers down → the client is closed within connect timeout + 200 ms', async () => {
+test('all servers refuse → the client is closed at once (well within connect timeout + 200 ms)', async () => {
   const d1 = await refusedPort();
   // 10.255.255.1 would be the classic blackhole, but tests stay on loopback: a refused port and a
   // listener whose accept queue is full both fail; refused is immediate, so bound the time anyway.
@@ -87,5 +88,26 @@ test('a server that accepts and never answers does not hang other sessions', asy
     await p.stop();
     await silent.close();
     await live.close();
+  }
+});
+
+test('a server whose connect hangs: the client is closed within connect timeout + 200 ms', async () => {
+  const hole = await blackholePort();
+  const p = await startProxy({
+    logging: { level: 'silent' },
+    listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'p' }],
+    pools: [{ name: 'p', retries: 0, timeouts: { connect: '500ms' }, servers: [{ address: `127.0.0.1:${hole.port}` }] }],
+  });
+  try {
+    const s = await dial(p.addr('t').port);
+    const start = Date.now();
+    const r = await outcome(s);
+    const took = Date.now() - start;
+    assert.ok(took >= 450 && took < 500 + 200, `closed after ${took} ms`);
+    assert.equal(r.data.length, 0);
+    assert.equal(p.proxy.pools.get('p')!.servers[0]!.connectErrors, 1);
+  } finally {
+    await p.stop();
+    await hole.close();
   }
 });
