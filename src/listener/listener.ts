@@ -29,6 +29,8 @@ export class Listener {
   readonly #table: SessionTable;
   readonly #log: Logger;
   #handler: ProtocolHandler | null = null;
+  /** The bound address when it is a specific one: then no getsockname() per connection is needed. */
+  #boundLocal: { address: string; port: number } | null = null;
   #onFullResetOldest: boolean;
 
   constructor(cfg: ListenerConfig, table: SessionTable, onFull: 'refuse' | 'reset-oldest-idle', log: Logger) {
@@ -65,6 +67,9 @@ export class Listener {
       this.#server.once('error', onError);
       this.#server.listen({ host: ep.host, port: ep.port, backlog: 4096 }, () => {
         this.#server.removeListener('error', onError);
+        const a = this.address();
+        const wildcard = a.host === '0.0.0.0' || a.host === '::';
+        this.#boundLocal = wildcard ? null : { address: normalizeAddress(a.host), port: a.port };
         resolve();
       });
     });
@@ -114,8 +119,8 @@ export class Listener {
     const info: ClientInfo = {
       clientAddress,
       clientPort,
-      localAddress: normalizeAddress(socket.localAddress),
-      localPort: socket.localPort ?? 0,
+      localAddress: this.#boundLocal?.address ?? normalizeAddress(socket.localAddress),
+      localPort: this.#boundLocal?.port ?? socket.localPort ?? 0,
     };
     if (this.#proxyFrom !== null && this.#proxyFrom.has(clientAddress)) {
       // A trusted upstream: it must send a PROXY header, and the client it names is the client.

@@ -1,9 +1,12 @@
 // Socket options and the two ways to end a socket: close (FIN) and reset (RST).
 import type { Socket } from 'node:net';
 
-/** `ms` false = keepalive off. Probes do not move bytesRead/bytesWritten, so they never count as activity. */
+/**
+ * TCP keepalive; `ms` false = off. Probes do not move bytesRead/bytesWritten, so they never count
+ * as activity. (TCP_NODELAY is set where sockets are made — net.createServer / net.connect
+ * `noDelay` — so it costs no extra syscall here: one per connection matters in S2 of the bench.)
+ */
 export function applySocketOptions(socket: Socket, keepAlive: number | false): void {
-  socket.setNoDelay(true);
   if (keepAlive !== false) socket.setKeepAlive(true, keepAlive);
 }
 
