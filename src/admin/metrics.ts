@@ -4,6 +4,8 @@
 // lists them all and a test keeps the two in step.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Proxy } from '../proxy.ts';
+import type { Pool } from '../pool/pool.ts';
+import type { Server } from '../pool/server.ts';
 
 type Reader = (proxy: Proxy, set: (labels: Record<string, string>, value: number) => void) => void;
 
@@ -24,15 +26,9 @@ function perListener(pick: (p: Proxy, name: string) => number): Reader {
   };
 }
 
-function perServer(pick: (p: Proxy, s: import('../pool/server.ts').Server) => number): Reader {
+function perServer(pick: (p: Proxy, s: Server, pool: Pool) => number): Reader {
   return (p, set) => {
-    for (const pool of p.pools.values()) for (const s of pool.servers) set({ pool: pool.name, server: s.address }, pick(p, s));
-  };
-}
-
-function perServerPool(pick: (p: Proxy, pool: import('../pool/pool.ts').Pool, s: import('../pool/server.ts').Server) => number): Reader {
-  return (p, set) => {
-    for (const pool of p.pools.values()) for (const s of pool.servers) set({ pool: pool.name, server: s.address }, pick(p, pool, s));
+    for (const pool of p.pools.values()) for (const s of pool.servers) set({ pool: pool.name, server: s.address }, pick(p, s, pool));
   };
 }
 
@@ -61,9 +57,9 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'fullproxy_server_pool_cx_idle', help: 'Idle kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.idleConnections ?? 0) },
   { name: 'fullproxy_server_pool_cx_opened_total', help: 'Server connections opened by the http pool', type: 'counter', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.opened ?? 0) },
   { name: 'fullproxy_server_rq_queued', help: 'Requests waiting for a server connection', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.queued ?? 0) },
-  { name: 'fullproxy_server_source_ports_in_use', help: 'Source ports held toward the server', type: 'gauge', labels: serverLabels, read: perServerPool((p, pool, s) => p.sourcePortsOf(pool, s).inUse) },
-  { name: 'fullproxy_server_source_ports_free', help: 'Source ports still free toward the server', type: 'gauge', labels: serverLabels, read: perServerPool((p, pool, s) => p.sourcePortsOf(pool, s).free) },
-  { name: 'fullproxy_server_source_ports_exhausted_total', help: 'Server connections refused for lack of a source port', type: 'counter', labels: serverLabels, read: perServerPool((p, pool, s) => p.sourcePortsOf(pool, s).exhausted) },
+  { name: 'fullproxy_server_source_ports_in_use', help: 'Source ports held toward the server', type: 'gauge', labels: serverLabels, read: perServer((p, s, pool) => p.sourcePortsOf(pool, s).inUse) },
+  { name: 'fullproxy_server_source_ports_free', help: 'Source ports still free toward the server', type: 'gauge', labels: serverLabels, read: perServer((p, s, pool) => p.sourcePortsOf(pool, s).free) },
+  { name: 'fullproxy_server_source_ports_exhausted_total', help: 'Server connections refused for lack of a source port', type: 'counter', labels: serverLabels, read: perServer((p, s, pool) => p.sourcePortsOf(pool, s).exhausted) },
   { name: 'fullproxy_event_loop_lag_seconds', help: 'Event loop delay (mean over the last interval)', type: 'gauge', labels: [], read: (p, set) => set({}, p.eventLoopLagMs() / 1000) },
 ];
 
