@@ -1,0 +1,59 @@
+// The request/response header pass: framing checks, hop-by-hop stripping, what the proxy adds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildRequestHeaders, buildResponseHeaders } from '../../../src/http/headers.ts';
+import { ForwardedPolicy } from '../../../src/http/forwarded.ts';
+
+const append = new ForwardedPolicy({ xForwardedFor: 'append', trustedProxies: ['10.0.0.0/8'] });
+const build = (raw: string[], version = '1.1', peer = '192.0.2.1') => buildRequestHeaders(raw, version, append, peer, 'http', 8080);
+const pairs = (flat: readonly string[]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!.toLowerCase(), flat[2 * i + 1]!]));
+
+test('adds X-Forwarded-For/-Proto/-Port and Via; keeps end-to-end headers in order', () => {
+  const r = build(['Host', 'a', 'Accept', '*/*', 'X-Custom', '1']);
+  assert.equal(r.error, null);
+  assert.deepEqual(r.headers, ['Host', 'a', 'Accept', '*/*', 'X-Custom', '1', 'x-forwarded-for', '192.0.2.1', 'x-forwarded-proto', 'http', 'x-forwarded-port', '8080', 'via', '1.1 fullproxy']);
+});
+
+test('X-Forwarded-For: replaced from an untrusted peer, appended from a trusted one (all XFF headers joined)', () => {
+  assert.equal(pairs(build(['Host', 'a', 'X-Forwarded-For', '6.6.6.6']).headers!)['x-forwarded-for'], '192.0.2.1');
+  const trusted = build(['Host', 'a', 'X-Forwarded-For', '1.1.1.1', 'x-forwarded-for', '2.2.2.2'], '1.1', '10.1.2.3');
+  assert.equal(pairs(trusted.headers!)['x-forwarded-for'], '1.1.1.1, 2.2.2.2, 10.1.2.3');
+});
+
+test('hop-by-hop headers and those named in Connection are dropped; Connection cannot drop what the proxy adds', () => {
+  const r = build(['Host', 'a', 'Connection', 'keep-alive, X-Secret, x-forwarded-for', 'X-Secret', 's', 'Keep-Alive', 'timeout=5', 'TE', 'trailers', 'Upgrade', 'h2c', 'Proxy-Connection', 'x', 'X-Forwarded-For', '6.6.6.6']);
+  const h = pairs(r.headers!);
+  for (const gone of ['connection', 'x-secret', 'keep-alive', 'te', 'upgrade', 'proxy-connection']) assert.equal(h[gone], undefined, gone);
+  assert.equal(h['x-forwarded-for'], '192.0.2.1');
+});
+
+test('framing: 400 cases of RFC 9112 the parser leaves to us', () => {
+  const cases: [string[], string, string][] = [
+    [['Accept', '*/*'], '1.1', 'no Host header'],
+    [['Host', 'a', 'Host', 'b'], '1.1', 'more than one Host header'],
+    [['Host', 'a', 'Transfer-Encoding', 'chunked'], '1.0', 'Transfer-Encoding in HTTP/1.0'],
+    [['Host', 'a', 'Transfer-Encoding', 'gzip, chunked'], '1.1', 'Transfer-Encoding other than chunked'],
+    [['Host', 'a', 'Transfer-Encoding', 'chunked', 'Content-Length', '5'], '1.1', 'both Content-Length and Transfer-Encoding'],
+    [['Host', 'a', 'Content-Length', '5', 'Content-Length', '6'], '1.1', 'conflicting or malformed Content-Length'],
+    [['Host', 'a', 'Content-Length', '+5'], '1.1', 'conflicting or malformed Content-Length'],
+    [['Host', 'a', 'Transfer-Encoding', 'chunked', 'Transfer-Encoding', 'chunked'], '1.1', 'more than one Transfer-Encoding'],
+  ];
+  for (const [raw, version, error] of cases) {
+    const r = build(raw, version);
+    assert.equal(r.headers, null, error);
+    assert.equal(r.error, error);
+  }
+});
+
+test('body detection: chunked or non-zero Content-Length; identical duplicate Content-Length is one', () => {
+  assert.equal(build(['Host', 'a', 'Transfer-Encoding', 'chunked']).hasBody, true);
+  assert.equal(build(['Host', 'a', 'Content-Length', '0']).hasBody, false);
+  const dup = build(['Host', 'a', 'Content-Length', '3', 'Content-Length', '3']);
+  assert.equal(dup.hasBody, true);
+  assert.equal(dup.headers!.filter((h) => h === 'content-length').length, 1);
+});
+
+test('response: hop-by-hop and Connection-named headers dropped, Via appended', () => {
+  const raw = ['Content-Type', 'text/plain', 'Connection', 'X-Hop', 'X-Hop', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Via', '1.0 upstream'].map((s) => Buffer.from(s));
+  assert.deepEqual(buildResponseHeaders(raw), ['Content-Type', 'text/plain', 'via', '1.0 upstream, 1.1 fullproxy']);
+});
