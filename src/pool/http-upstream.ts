@@ -15,6 +15,9 @@ import type { PoolConfig } from '../config/schema.ts';
 import type { ClientInfo, PoolConnector } from './connector.ts';
 import type { Server } from './server.ts';
 
+/** Surplus idle connections (beyond maxIdlePerServer) live this long before they are closed. */
+const TRIM_DELAY_MS = 1_000;
+
 /** One server connection (one undici Client, one socket for its whole life). */
 export class UpstreamConnection {
   readonly client: Client;
@@ -63,6 +66,7 @@ export class ServerConnections {
   #open = 0;
   #idleCount = 0;
   #queueTimer: NodeJS.Timeout | null = null;
+  #trimTimer: NodeJS.Timeout | null = null;
   /** Server connections opened in total (tests and stats: the multiplexing ratio). */
   opened = 0;
 
@@ -137,16 +141,41 @@ export class ServerConnections {
       conn.busy = true;
       return q.waiter.onConnection(conn);
     }
-    if (this.#idleCount >= this.#maxIdle) return this.#close(conn);
+    // Over maxIdlePerServer the surplus is trimmed later, oldest first, not closed here: under
+    // high concurrency the idle count swings around the cap many times a second, and closing at
+    // once meant opening a new connection moments later (measured with the bench's S7 load:
+    // 16,025 server connections opened in 5 s with eager closing, 296 with deferred trimming).
+    if (this.#maxIdle === 0) return this.#close(conn);
     let stack = this.#idle.get(conn.key);
     if (stack === undefined) this.#idle.set(conn.key, (stack = []));
     stack.push(conn);
     this.#idleCount++;
     this.server.idleConnections = this.#idleCount;
+    if (this.#idleCount > this.#maxIdle) this.#armTrimTimer();
+  }
+
+  /** Closes idle connections beyond maxIdlePerServer, least recently used first (stack bottoms). */
+  #trim(): void {
+    for (const [key, stack] of this.#idle) {
+      while (this.#idleCount > this.#maxIdle && stack.length > 0) this.#close(stack[0]!);
+      if (stack.length === 0 && key !== '') this.#idle.delete(key);
+      if (this.#idleCount <= this.#maxIdle) break;
+    }
+  }
+
+  #armTrimTimer(): void {
+    if (this.#trimTimer !== null) return;
+    this.#trimTimer = setTimeout(() => {
+      this.#trimTimer = null;
+      this.#trim();
+    }, TRIM_DELAY_MS);
+    this.#trimTimer.unref();
   }
 
   /** Closes everything (reload/stop). */
   destroy(): void {
+    if (this.#trimTimer !== null) clearTimeout(this.#trimTimer);
+    this.#trimTimer = null;
     for (const stack of this.#idle.values()) for (const c of stack) c.client.destroy().catch(() => {});
     this.#idle.clear();
     this.#idleCount = 0;
