@@ -29,6 +29,8 @@ export class Proxy {
   lastReload: { ok: boolean; error: string | null; at: string } | null = null;
   #draining = false;
   admin: AdminServer | null = null;
+  /** Where the admin server is bound (port 0 resolved); null without `admin`. */
+  adminAddress: { host: string; port: number } | null = null;
   readonly #loopDelay = monitorEventLoopDelay({ resolution: 20 });
   /** The config file this proxy runs from (reload reads it again); null for inline configs. */
   configPath: string | null = null;
@@ -87,6 +89,7 @@ export class Proxy {
       if (this.config.admin !== undefined) {
         this.admin = new AdminServer(this, this.config.admin.listen, this.config.admin.token);
         const a = await this.admin.listen();
+        this.adminAddress = a;
         this.log.info({ address: `${a.host}:${a.port}` }, 'admin listening');
       }
       for (const l of this.listeners.values()) {
