@@ -120,7 +120,7 @@ export class PoolConnector implements Connector {
       settle();
       applySocketOptions(socket, this.#keepAlive);
       server.openSockets++;
-      socket.once('close', () => server.openSockets--);
+      socket.once('close', server.socketClosed);
       cb(null, socket);
     };
     const onError = (e: NodeJS.ErrnoException): void => {

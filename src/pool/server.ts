@@ -38,6 +38,10 @@ export class Server implements Schedulable {
   idleConnections = 0;
   /** Server-side sockets open now, every mode (connector.ts counts them): source ports held. */
   openSockets = 0;
+  /** 'close' listener for those sockets: one function per server, not a closure per socket. */
+  readonly socketClosed = (): void => {
+    this.openSockets--;
+  };
 
   constructor(index: number, cfg: ServerConfig) {
     this.index = index;
