@@ -26,6 +26,3 @@ export class FullproxyError extends Error {
   }
 }
 
-export function isFullproxyError(err: unknown, code?: ErrorCode): err is FullproxyError {
-  return err instanceof FullproxyError && (code === undefined || err.code === code);
-}

@@ -226,4 +226,3 @@ export class HttpListener implements ProtocolHandler, SessionOwner, HttpListener
   }
 }
 
-export type { EndReason };

@@ -82,10 +82,6 @@ export class Listener {
     return { host: a.address, port: a.port };
   }
 
-  get listening(): boolean {
-    return this.#server.listening;
-  }
-
   /** Stops accepting; established sessions go on (drain). Resolves once the socket is closed. */
   close(): Promise<void> {
     return new Promise((resolve) => {

@@ -122,10 +122,6 @@ export class ServerConnections {
     this.#armQueueTimer();
   }
 
-  /** A dedicated connection, never pooled (reuse "never", and WebSocket-less pooled paths). */
-  openDedicated(key: string, info: ClientInfo | null): UpstreamConnection {
-    return this.#open1(key, info);
-  }
 
   /** Gives a connection back after a request: `reusable` false when its state is unknown. */
   release(conn: UpstreamConnection, reusable: boolean): void {

@@ -70,10 +70,6 @@ export class SessionTable {
     return n;
   }
 
-  values(): IterableIterator<Session> {
-    return this.#sessions.values();
-  }
-
   snapshot(limit = 1000): Record<string, unknown>[] {
     const now = Date.now();
     const rows: Record<string, unknown>[] = [];
@@ -85,4 +81,3 @@ export class SessionTable {
   }
 }
 
-export type { SessionTimeouts };

@@ -33,13 +33,12 @@ test('a refused server → the session goes to the next server, the failure is c
 
 test('all servers refuse → the client is closed at once (well within connect timeout + 200 ms)', async () => {
   const d1 = await refusedPort();
-  // 10.255.255.1 would be the classic blackhole, but tests stay on loopback: a refused port and a
-  // listener whose accept queue is full both fail; refused is immediate, so bound the time anyway.
-  const d2 = await refusedPort();
+  // two refusing servers on different loopback addresses (two refusedPort() calls may return the
+  // same free port number, and server addresses must be unique)
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'p' }],
-    pools: [{ name: 'p', retries: 1, timeouts: { connect: '500ms' }, servers: [{ address: `127.0.0.1:${d1}` }, { address: `127.0.0.1:${d2}` }] }],
+    pools: [{ name: 'p', retries: 1, timeouts: { connect: '500ms' }, servers: [{ address: `127.0.0.1:${d1}` }, { address: `127.0.0.2:${d1}` }] }],
   });
   try {
     const start = Date.now();
