@@ -65,9 +65,16 @@ export function httpBackend(name: string, handler?: (req: IncomingMessage, res: 
   return track(server, host);
 }
 
-/** A port that refuses connections: bound, then closed. */
+/** Ports handed out by refusedPort() in this process: each call gives a new one. */
+const refused = new Set<number>();
+
+/** A port that refuses connections: bound, then closed; never the same port twice in one process. */
 export async function refusedPort(): Promise<number> {
-  const b = await tcpBackend(() => {});
-  await b.close();
-  return b.port;
+  for (;;) {
+    const b = await tcpBackend(() => {});
+    await b.close();
+    if (refused.has(b.port)) continue;
+    refused.add(b.port);
+    return b.port;
+  }
 }
