@@ -4,10 +4,19 @@
 // rotate round-robin (HAProxy leastconn does the same, doc/configuration.txt "balance leastconn").
 import type { PickContext, Schedulable, Scheduler } from './scheduler.ts';
 
-export class LeastConnectionScheduler<S extends Schedulable> implements Scheduler<S> {
+/**
+ * The scan lc and wlc share: the least loaded server with capacity by `less`, starting one after
+ * the last pick so that equals take turns. Strictly less: the first of equals in scan order wins.
+ */
+export class RotatingLeastScheduler<S extends Schedulable> implements Scheduler<S> {
+  readonly #less: (a: S, b: S) => boolean;
   #servers: readonly S[] = [];
   /** Where the next scan starts: one after the last pick. */
   #next = 0;
+
+  constructor(less: (a: S, b: S) => boolean) {
+    this.#less = less;
+  }
 
   update(servers: readonly S[]): void {
     this.#servers = servers;
@@ -22,8 +31,7 @@ export class LeastConnectionScheduler<S extends Schedulable> implements Schedule
     let i = this.#next;
     for (let k = 0; k < n; k++) {
       const s = servers[i]!;
-      // Strictly fewer: the first of equals in scan order wins, and the scan order rotates.
-      if ((best === null || s.active < best.active) && s.hasCapacity()) {
+      if ((best === null || this.#less(s, best)) && s.hasCapacity()) {
         best = s;
         bestAt = i;
       }
@@ -31,5 +39,13 @@ export class LeastConnectionScheduler<S extends Schedulable> implements Schedule
     }
     if (best !== null) this.#next = bestAt + 1 === n ? 0 : bestAt + 1;
     return best;
+  }
+}
+
+const fewer = (a: Schedulable, b: Schedulable): boolean => a.active < b.active;
+
+export class LeastConnectionScheduler<S extends Schedulable> extends RotatingLeastScheduler<S> {
+  constructor() {
+    super(fewer);
   }
 }
