@@ -1,8 +1,9 @@
-// Request and response header copying in one pass over Node's flat rawHeaders: RFC 9112
-// framing checks the parser leaves to us (duplicate Host, TE in HTTP/1.0, TE other than plain
-// chunked, CL+TE, conflicting CL), hop-by-hop stripping (RFC 9110 §7.6.1, and every name listed
-// in Connection), then the headers the proxy adds (X-Forwarded-*, Via) — added after stripping,
-// so nothing named in Connection can remove them (SPEC "Decisions").
+// Request and response header copying in one pass over the parsed field list (flat
+// [name, value, ...]): RFC 9112 framing checks (duplicate Host, TE in HTTP/1.0, TE other than
+// plain chunked, CL+TE, conflicting CL), hop-by-hop stripping (RFC 9110 §7.6.1, and every name
+// listed in Connection), then the headers the proxy adds (X-Forwarded-*, Via) — added after
+// stripping, so nothing named in Connection can remove them (SPEC "Decisions"). The same pass
+// collects what the connection handling needs (framing, Connection options, Upgrade, Expect).
 import type { ForwardedPolicy } from './forwarded.ts';
 
 /** RFC 9110 §7.6.1 plus the RFC 2616 list operators expect a proxy to drop. */
@@ -13,6 +14,15 @@ const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-
 
 const VIA = '1.1 fullproxy';
 const DIGITS = /^[0-9]+$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,])timeout\s*=\s*(\d+)/i;
+
+/** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
+interface ConnectionOptions {
+  named: Set<string> | null;
+  close: boolean;
+  keepAlive: boolean;
+  upgrade: boolean;
+}
 
 export interface RequestHead {
   /** Flat [name, value, ...] for the server, or null with `error` set when the request must get 400. */
@@ -20,30 +30,49 @@ export interface RequestHead {
   error: string | null;
   /** The request carries a body (Content-Length > 0 or chunked). */
   hasBody: boolean;
+  chunked: boolean;
+  /** Content-Length, or 0 when absent. */
+  contentLength: number;
+  host: string;
+  /** Connection: close (or HTTP/1.0 without keep-alive): the client connection ends after the response. */
+  close: boolean;
+  /** The Upgrade value when Connection lists "upgrade" (a WebSocket or other tunnel), else null. */
+  upgrade: string | null;
+  /** Expect: 100-continue was sent. */
+  expectContinue: boolean;
 }
 
-/** Names listed in Connection headers, lowercased (only allocated when present). */
-function connectionTokens(raw: readonly string[]): Set<string> | null {
-  let tokens: Set<string> | null = null;
+/** Names listed in Connection headers, lowercased, and the three options a proxy acts on. */
+function connectionOptions(raw: readonly string[]): ConnectionOptions {
+  const opts: ConnectionOptions = { named: null, close: false, keepAlive: false, upgrade: false };
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
     for (const t of raw[i + 1]!.split(',')) {
       const tok = t.trim().toLowerCase();
-      if (tok !== '' && tok !== 'close' && tok !== 'keep-alive') (tokens ??= new Set()).add(tok);
+      if (tok === 'close') opts.close = true;
+      else if (tok === 'keep-alive') opts.keepAlive = true;
+      else if (tok !== '') {
+        if (tok === 'upgrade') opts.upgrade = true;
+        (opts.named ??= new Set()).add(tok);
+      }
     }
   }
-  return tokens;
+  return opts;
 }
 
 export function buildRequestHeaders(raw: readonly string[], httpVersion: string, policy: ForwardedPolicy, peer: string, proto: string, port: number): RequestHead {
-  const named = connectionTokens(raw);
+  const conn = connectionOptions(raw);
+  const named = conn.named;
   const out: string[] = [];
   let hosts = 0;
+  let host = '';
   let te: string | null = null;
   let cl: string | null = null;
   let xff: string | null = null;
   let via: string | null = null;
+  let upgrade: string | null = null;
+  let expectContinue = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -51,6 +80,7 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     switch (lower) {
       case 'host':
         hosts++;
+        host = value;
         break;
       case 'content-length':
         if (!DIGITS.test(value) || (cl !== null && cl !== value)) return bad('conflicting or malformed Content-Length');
@@ -66,6 +96,12 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
       case 'via':
         via = via === null ? value : `${via}, ${value}`;
         continue;
+      case 'upgrade':
+        upgrade = value;
+        continue;
+      case 'expect':
+        if (value.toLowerCase() === '100-continue') expectContinue = true;
+        continue;
     }
     if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || (named !== null && named.has(lower))) continue;
     out.push(name, value);
@@ -73,57 +109,89 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
   if (hosts !== 1) return bad(hosts === 0 ? 'no Host header' : 'more than one Host header');
   if (te !== null) {
     if (httpVersion === '1.0') return bad('Transfer-Encoding in HTTP/1.0');
-    if (te.trim().toLowerCase() !== 'chunked') return bad('Transfer-Encoding other than chunked');
+    if (te.toLowerCase() !== 'chunked') return bad('Transfer-Encoding other than chunked');
     if (cl !== null) return bad('both Content-Length and Transfer-Encoding');
   }
+  const contentLength = cl === null ? 0 : Number(cl);
+  if (!Number.isSafeInteger(contentLength)) return bad('conflicting or malformed Content-Length');
   if (cl !== null) out.push('content-length', cl);
+  // The chunked body is forwarded as received (validated by body-reader.ts), so it keeps its framing.
+  else if (te !== null) out.push('transfer-encoding', 'chunked');
   const forwardedFor = policy.forwardedFor(xff, peer);
   if (forwardedFor !== null) out.push('x-forwarded-for', forwardedFor);
   else if (xff !== null) out.push('x-forwarded-for', xff); // policy "off": passed through untouched
   out.push('x-forwarded-proto', proto, 'x-forwarded-port', String(port), 'via', via === null ? VIA : `${via}, ${VIA}`);
-  return { headers: out, error: null, hasBody: te !== null || (cl !== null && cl !== '0') };
+  return {
+    headers: out,
+    error: null,
+    hasBody: te !== null || contentLength > 0,
+    chunked: te !== null,
+    contentLength,
+    host,
+    close: httpVersion === '1.0' ? !conn.keepAlive || conn.close : conn.close,
+    upgrade: conn.upgrade && upgrade !== null ? upgrade : null,
+    expectContinue,
+  };
 }
 
 function bad(error: string): RequestHead {
-  return { headers: null, error, hasBody: false };
+  return { headers: null, error, hasBody: false, chunked: false, contentLength: 0, host: '', close: true, upgrade: null, expectContinue: false };
 }
 
-/** Response headers for the client, from undici's raw Buffer pairs: hop-by-hop dropped, Via added. */
-export function buildResponseHeaders(raw: readonly Buffer[]): string[] {
+export interface ResponseHead {
+  /** Flat [name, value, ...] for the client: hop-by-hop dropped, Via added. */
+  headers: string[];
+  /** Content-Length, -1 when absent, -2 when malformed, conflicting, or beside Transfer-Encoding. */
+  contentLength: number;
+  /** Transfer-Encoding present: `chunked` says whether chunked is its final coding. */
+  transferEncoding: boolean;
+  chunked: boolean;
+  close: boolean;
+  keepAlive: boolean;
+  /** Keep-Alive: timeout=N from the server, in ms (0 = not given). */
+  keepAliveTimeoutMs: number;
+}
+
+/** Response headers for the client, from the server's field list. */
+export function buildResponseHeaders(raw: readonly string[]): ResponseHead {
+  const conn = connectionOptions(raw);
+  const named = conn.named;
   const out: string[] = [];
-  let named: Set<string> | null = null;
   let via: string | null = null;
+  let contentLength = -1;
+  let te: string | null = null;
+  let keepAliveTimeoutMs = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
-    if (lower === 'connection') {
-      for (const t of value.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
-      continue;
+    switch (lower) {
+      case 'content-length': {
+        const n = DIGITS.test(value) ? Number(value) : -2;
+        contentLength = contentLength === -1 || contentLength === n ? n : -2;
+        if (!Number.isSafeInteger(contentLength)) contentLength = -2;
+        break; // end-to-end: passed on (dropped below when Transfer-Encoding overrides it)
+      }
+      case 'transfer-encoding':
+        te = te === null ? value : `${te}, ${value}`;
+        continue;
+      case 'via':
+        via = via === null ? value : `${via}, ${value}`;
+        continue;
+      case 'keep-alive': {
+        const m = KEEP_ALIVE_TIMEOUT.exec(value);
+        if (m !== null) keepAliveTimeoutMs = Number(m[1]) * 1000;
+        continue;
+      }
     }
-    if (lower === 'via') {
-      via = via === null ? value : `${via}, ${value}`;
-      continue;
-    }
-    if (HOP_BY_HOP.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
     out.push(name, value);
   }
-  if (named !== null) {
-    let w = 0;
-    for (let r = 0; r < out.length; r += 2) {
-      if (named.has(out[r]!.toLowerCase())) continue;
-      out[w++] = out[r]!;
-      out[w++] = out[r + 1]!;
-    }
-    out.length = w;
-  }
-  out.push('via', via === null ? VIA : `${via}, ${VIA}`);
-  return out;
-}
+  const chunked = te !== null && /(?:^|,)[ \t]*chunked[ \t]*$/i.test(te);
+  // Both framings at once: a server that frames ambiguously is not trusted with the connection
+  // (RFC 9112 §6.3 lets TE win; we refuse, like undici, and never reuse that connection).
+  if (te !== null && contentLength !== -1) contentLength = -2;
 
-/** Trailers from undici's raw pairs, for res.addTrailers. */
-export function trailersToObject(raw: readonly Buffer[]): Record<string, string> {
-  const obj: Record<string, string> = {};
-  for (let i = 0; i < raw.length; i += 2) obj[raw[i]!.toString('latin1')] = raw[i + 1]!.toString('latin1');
-  return obj;
+  out.push('via', via === null ? VIA : `${via}, ${VIA}`);
+  return { headers: out, contentLength, transferEncoding: te !== null, chunked, close: conn.close, keepAlive: conn.keepAlive, keepAliveTimeoutMs };
 }

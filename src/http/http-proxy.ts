@@ -1,31 +1,59 @@
-// One request through the proxy: route → pool → server → a pooled server connection → stream the
-// response back. One ProxyRequest object per request is the undici dispatch handler; its methods
-// live on the prototype and nothing is allocated per chunk (DESIGN §2.5). We use undici's
-// native handler interface (onConnect/onHeaders/onData/onComplete/onError): undici calls it
-// directly with the raw header buffers, where the newer controller interface is wrapped and its
-// headers parsed into an object we would only flatten again.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+// One request through the proxy: route → pool → server → a pooled server connection → the
+// response streamed back. The ProxyRequest is the only object made per request: it is the
+// connection waiter, the server connection's exchange and (for HTTP/1.0 clients of chunked
+// responses) the body sink; its methods live on the prototype, and nothing is allocated per chunk
+// beyond the subarray a partial write needs (DESIGN §2.5). Heads are written as one string, and
+// the first body bytes ride in the same write.
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
-import type { ConnectionWaiter, UpstreamConnection } from '../pool/http-upstream.ts';
-import type { HttpSessionState, HttpListenerContext } from './http-listener.ts';
-import { buildRequestHeaders, buildResponseHeaders, trailersToObject } from './headers.ts';
-import { sendFailure, type Failure } from './status.ts';
+import type { ConnectionWaiter } from '../pool/http-upstream.ts';
+import type { UpstreamConnection, UpstreamExchange } from '../pool/upstream-connection.ts';
+import type { FullproxyError } from '../errors.ts';
+import type { HttpConnection } from './client-connection.ts';
+import type { HttpListenerContext } from './http-listener.ts';
+import type { RequestLine, StatusLine } from './message-head.ts';
+import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
+import { buildRequestHeaders, type RequestHead, type ResponseHead } from './headers.ts';
+import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
+import { PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './client-connection.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** Head and first body bytes are copied into one buffer up to this size; larger bodies are written separately (corked). */
+const COALESCE_BYTES = 16 * 1024;
 
-export class ProxyRequest implements ConnectionWaiter {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly state: HttpSessionState;
+/** Serializes a flat [name, value, ...] list as field lines. */
+function fieldLines(fields: readonly string[]): string {
+  let s = '';
+  for (let i = 0; i < fields.length; i += 2) s += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  return s;
+}
+
+export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySink {
+  readonly conn: HttpConnection;
   readonly ctx: HttpListenerContext;
+  readonly method: string;
+  readonly target: string;
+  readonly minor: 0 | 1;
+  readonly isHead: boolean;
+  /** Set when the request must get 400 (framing, Host): the connection answers and closes. */
+  readonly error: string | null;
+  readonly host: string;
+  /** The Upgrade value of a tunnel request, else null. */
+  readonly upgrade: string | null;
+  /** The field list to send (hop-by-hop stripped, X-Forwarded-* and Via added). */
+  readonly fields: string[];
+  readonly sink: BodySink | null;
+  /** The request head for the server, serialized once (kept for a retry). */
+  readonly #head: string;
+  readonly #hasBody: boolean;
+  readonly #expectContinue: boolean;
+  /** The request body has not been fully received from the client yet. */
+  readingBody: boolean;
   pool: Pool | null = null;
   server: Server | null = null;
-  conn: UpstreamConnection | null = null;
-  headers: string[] | null = null;
-  hasBody = false;
+  upstream: UpstreamConnection | null = null;
   tried: Server[] | null = null;
   /** Server attempts after a connect failure (bounded by pools[].retries). */
   retries = 0;
@@ -35,51 +63,61 @@ export class ProxyRequest implements ConnectionWaiter {
   lastFailure: Failure | null = null;
   /** The server whose `active` count this request holds. */
   activeOn: Server | null = null;
+  /** Body bytes received before a server connection was ready. */
+  #pending: Buffer[] | null = null;
+  /** The upstream connection was reused (a dead one gets one fresh retry). */
+  #reused = false;
+  /** The client connection stays open after this response. */
+  keepAlive: boolean;
   responseStarted = false;
+  status = 0;
   done = false;
-  abort: ((err?: Error) => void) | null = null;
-  resume: (() => void) | null = null;
+  #upstreamPaused = false;
+  /** Server bytes read at the last server-idle check. */
+  #seenBytes = 0;
   readonly startedAt: number;
-  readonly #onResClose: () => void;
-  readonly #onDrain: () => void;
 
-  constructor(req: IncomingMessage, res: ServerResponse, state: HttpSessionState, ctx: HttpListenerContext) {
-    this.req = req;
-    this.res = res;
-    this.state = state;
+  constructor(conn: HttpConnection, line: RequestLine) {
+    const ctx = conn.ctx;
+    this.conn = conn;
     this.ctx = ctx;
+    this.method = line.method;
+    this.target = line.target;
+    this.minor = line.minor;
+    this.isHead = line.method === 'HEAD';
     this.startedAt = Date.now();
-    // Two bound callbacks per request (not per chunk): client abort and write backpressure.
-    this.#onResClose = () => this.#clientGone();
-    this.#onDrain = () => this.resume?.();
+    this.sink = line.minor === 0 ? this : null;
+    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', ctx.forwarded, conn.info.clientAddress, ctx.proto, conn.info.localPort);
+    this.error = h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
+    this.host = h.host;
+    this.upgrade = h.upgrade;
+    this.fields = h.headers ?? [];
+    this.keepAlive = !h.close;
+    this.#hasBody = h.hasBody;
+    this.#expectContinue = h.expectContinue && line.minor === 1;
+    this.#head = this.error === null ? `${line.method} ${line.target} HTTP/1.1\r\n${fieldLines(this.fields)}\r\n` : '';
+    const body = conn.requestBody;
+    body.reset(h.chunked ? CHUNKED : h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
+    this.readingBody = this.error === null && !body.done;
   }
 
   start(): void {
-    const { req, ctx, state } = this;
-    const head = buildRequestHeaders(req.rawHeaders, req.httpVersion, ctx.forwarded, state.info.clientAddress, ctx.proto, state.info.localPort);
-    if (head.headers === null) {
-      ctx.log.info({ client: state.info.clientAddress, reason: head.error }, 'bad request');
-      return this.#fail('bad-request', true);
-    }
-    this.headers = head.headers;
-    this.hasBody = head.hasBody;
-    const poolName = ctx.router.match(req.headers.host, req.url ?? '/');
-    const pool = ctx.pools.get(poolName);
+    const { ctx, conn } = this;
+    const pool = ctx.pools.get(ctx.router.match(this.host, this.target));
     if (pool === undefined) return this.#fail('no-server');
     this.pool = pool;
-    this.state.session.pool = pool.name;
-    this.res.once('close', this.#onResClose);
-    if (this.hasBody && !req.complete) {
+    conn.session.pool = pool.name;
+    if (this.readingBody) {
       // The request body has its own idle limit (timeouts.requestBody), checked by the sweep.
-      state.session.inBody = true;
-      req.once('end', () => (state.session.inBody = false));
+      conn.session.inBody = true;
+      if (this.#expectContinue) conn.socket.write(CONTINUE, 'latin1');
     }
     this.#pickAndSend();
   }
 
   #pickAndSend(): void {
     const pool = this.pool!;
-    const server = pool.pick({ clientAddress: this.state.info.clientAddress, destination: this.req.headers.host ?? '' }, this.tried);
+    const server = pool.pick({ clientAddress: this.conn.info.clientAddress, destination: this.host }, this.tried);
     // After a failed attempt with no other server left, the client learns what went wrong (502/504).
     if (server === null) return this.#fail(this.lastFailure ?? 'no-server');
     this.#sendTo(server);
@@ -89,8 +127,91 @@ export class ProxyRequest implements ConnectionWaiter {
     this.server = server;
     server.active++;
     this.activeOn = server;
-    this.state.session.serverAddress = server.address;
-    this.ctx.acquire(server, this, this.state);
+    this.conn.session.serverAddress = server.address;
+    // Body bytes wait in #pending until a connection is ready; the client is not read meanwhile.
+    if (this.readingBody) this.conn.pauseReading(PAUSE_FOR_SERVER);
+    this.ctx.acquire(server, this, this.conn);
+  }
+
+  // ---- request body ----
+
+  /** Client bytes while the body is being received: returns where the body ended (-1: malformed). */
+  onRequestBody(buf: Buffer, start: number, end: number): number {
+    const body = this.conn.requestBody;
+    const e = body.read(buf, start, end, null);
+    if (e < 0) {
+      this.ctx.log.info({ client: this.conn.info.clientAddress, reason: body.error }, 'bad request body');
+      this.readingBody = false;
+      this.#abortUpstream();
+      this.#fail('bad-request', true);
+      return -1;
+    }
+    if (e > start) this.#sendBody(start === 0 && e === buf.length ? buf : buf.subarray(start, e));
+    if (body.done) {
+      this.readingBody = false;
+      this.conn.session.inBody = false;
+      if (this.upstream !== null && !this.responseStarted) this.#armResponseTimeout();
+    }
+    return e;
+  }
+
+  #sendBody(bytes: Buffer): void {
+    const up = this.upstream;
+    if (up === null) {
+      (this.#pending ??= []).push(bytes);
+      return;
+    }
+    if (!up.socket!.write(bytes)) this.conn.pauseReading(PAUSE_BACKPRESSURE);
+  }
+
+  onUpstreamDrain(): void {
+    this.conn.resumeReading(PAUSE_BACKPRESSURE);
+  }
+
+  // ---- connection waiter ----
+
+  onConnection(up: UpstreamConnection): void {
+    if (this.done) {
+      // The client left while we waited: the connection was never used, hand it straight back.
+      this.ctx.upstreams.get(this.server!)!.release(up, true);
+      return;
+    }
+    this.upstream = up;
+    this.#reused = up.completed > 0;
+    up.begin(this);
+    const socket = up.socket!;
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending === null) socket.write(this.#head, 'latin1');
+    else {
+      socket.cork();
+      socket.write(this.#head, 'latin1');
+      for (const b of pending) socket.write(b);
+      socket.uncork();
+    }
+    this.conn.resumeReading(PAUSE_FOR_SERVER);
+    if (!this.readingBody) this.#armResponseTimeout();
+  }
+
+  onConnectError(err: FullproxyError): void {
+    const server = this.server!;
+    this.#releaseServer();
+    if (this.done) return;
+    const failure = classify(err);
+    if (failure === 'connect-failed' || failure === 'connect-timeout') {
+      server.connectErrors++;
+      recordFailure(this.pool!, server, err.code ?? failure, Date.now());
+    }
+    this.lastFailure = failure;
+    if ((failure === 'connect-failed' || failure === 'connect-timeout') && this.retries < this.pool!.config.retries) {
+      // Nothing was sent: another server (SPEC "Retries"), even for a POST.
+      this.retries++;
+      (this.tried ??= []).push(server);
+      this.ctx.log.info({ server: server.address, err: err.message }, 'retrying request on another server');
+      return this.#pickAndSend();
+    }
+    this.ctx.log.warn({ client: this.conn.info.clientAddress, server: server.address, method: this.method, url: this.target, reason: failure, err: err.message }, 'request failed');
+    this.#fail(failure);
   }
 
   onQueueTimeout(): void {
@@ -98,120 +219,167 @@ export class ProxyRequest implements ConnectionWaiter {
     this.#fail('queue-timeout');
   }
 
-  onConnection(conn: UpstreamConnection): void {
-    if (this.done) {
-      // The client left while we waited: hand the connection straight back.
-      this.ctx.upstreams.get(this.server!)!.release(conn, true);
-      return;
-    }
-    this.conn = conn;
-    const opts: Dispatcher.DispatchOptions = {
-      path: this.req.url ?? '/',
-      method: this.req.method as Dispatcher.HttpMethod,
-      headers: this.headers!,
-      body: this.hasBody ? this.req : null,
-      idempotent: false, // retries are ours (SPEC "Retries"), not undici's
-      blocking: false,
-      reset: false,
-    };
-    conn.client.dispatch(opts, this as unknown as Dispatcher.DispatchHandler);
-  }
+  // ---- response (UpstreamExchange) ----
 
-  // ---- undici dispatch handler (native interface) ----
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx other than 101: informational, not forwarded
-    this.responseStarted = true;
-    this.resume = resume;
-    const res = this.res;
-    if (this.done || res.destroyed) return false;
-    res.writeHead(statusCode, statusText, buildResponseHeaders(rawHeaders));
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    const res = this.res;
-    if (res.destroyed) return false;
-    if (res.write(chunk)) return true;
-    res.once('drain', this.#onDrain);
-    return false;
-  }
-
-  onComplete(trailers: Buffer[] | null): void {
-    if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailersToObject(trailers));
-    this.res.end();
-    this.#finish(true);
-  }
-
-  onError(err: Error & { code?: string }): void {
+  onResponseHead(head: StatusLine, info: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void {
     const conn = this.conn;
-    const reused = conn !== null && conn.completed > 0;
-    const failure = classify(err);
+    this.responseStarted = true;
+    this.status = head.status;
+    // A request body still arriving cannot be resynchronised after an early response: close after it.
+    if (mode === UNTIL_CLOSE || (mode === CHUNKED && this.minor === 0) || this.readingBody || conn.clientEnded || this.ctx.draining) this.keepAlive = false;
+    let extra = '';
+    if (mode === CHUNKED && this.minor === 1) extra = 'transfer-encoding: chunked\r\n';
+    if (!this.keepAlive) extra += 'connection: close\r\n';
+    else if (this.minor === 0) extra += 'connection: keep-alive\r\n';
+    const text = `HTTP/1.1 ${head.status} ${head.reason}\r\n${fieldLines(info.headers)}${extra}\r\n`;
+    if (mode !== NONE) {
+      this.#seenBytes = this.upstream!.socket!.bytesRead;
+      conn.setDeadline(REQUEST_DEADLINE, this.pool!.config.timeouts.serverIdle);
+    } else conn.setDeadline(0, 0);
+    const n = end - start;
+    let ok: boolean;
+    if (n === 0) ok = conn.socket.write(text, 'latin1');
+    else if (n <= COALESCE_BYTES) {
+      // One write, one syscall: head and the first body bytes in a single buffer.
+      const out = Buffer.allocUnsafe(text.length + n);
+      out.write(text, 0, 'latin1');
+      buf.copy(out, text.length, start, end);
+      ok = conn.socket.write(out);
+    } else {
+      conn.socket.cork();
+      conn.socket.write(text, 'latin1');
+      ok = conn.socket.write(buf.subarray(start, end));
+      conn.socket.uncork();
+    }
+    if (!ok) this.#pauseUpstream();
+  }
+
+  onResponseBody(buf: Buffer, start: number, end: number): void {
+    if (!this.conn.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.#pauseUpstream();
+  }
+
+  /** Decoded payload (HTTP/1.0 client): written as is, the connection's end delimits it. */
+  onBodyData(buf: Buffer, start: number, end: number): void {
+    this.onResponseBody(buf, start, end);
+  }
+
+  #pauseUpstream(): void {
+    this.#upstreamPaused = true;
+    this.upstream?.socket?.pause();
+  }
+
+  onClientDrain(): void {
+    if (!this.#upstreamPaused) return;
+    this.#upstreamPaused = false;
+    this.upstream?.socket?.resume();
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    if (this.server !== null) recordSuccess(this.server);
+    this.#finish();
+  }
+
+  onUpstreamError(failure: Failure, detail: string): void {
     const server = this.server!;
+    const reused = this.#reused;
     this.#releaseConnection(false);
     this.#releaseServer();
     if (this.done) return;
-    if (failure === 'connect-failed' || failure === 'connect-timeout') {
-      server.connectErrors++;
-      recordFailure(this.pool!, server, err.code ?? failure, Date.now());
-    }
     this.lastFailure = failure;
-    if (!this.responseStarted) {
-      if ((failure === 'connect-failed' || failure === 'connect-timeout') && this.retries < this.pool!.config.retries) {
-        // Nothing was sent: another server (SPEC "Retries"), even for a POST.
-        this.retries++;
-        (this.tried ??= []).push(server);
-        this.ctx.log.info({ server: server.address, err: err.message }, 'retrying request on another server');
-        return this.#pickAndSend();
-      }
-      if (failure === 'server-reset' && reused && this.staleRetries < 2 && !this.hasBody && IDEMPOTENT.has(this.req.method ?? '')) {
-        // A kept-alive connection the server had already closed (the keep-alive race): the
-        // request never reached the application, so send it again on the same server.
-        this.staleRetries++;
-        return this.#sendTo(server);
-      }
+    if (this.responseStarted) {
+      // Too late for a status: the client sees a truncated response, the honest signal.
+      this.ctx.log.warn({ client: this.conn.info.clientAddress, server: server.address, url: this.target, reason: failure, err: detail }, 'response cut short');
+      this.keepAlive = false;
+      this.conn.socket.destroy();
+      return this.#finish();
     }
-    this.ctx.log.warn({ client: this.state.info.clientAddress, server: server.address, method: this.req.method, url: this.req.url, reason: failure, err: err.message }, 'request failed');
+    if (failure === 'server-reset' && reused && this.staleRetries < 2 && !this.#hasBody && IDEMPOTENT.has(this.method)) {
+      // A kept-alive connection the server had already closed (the keep-alive race): the
+      // request never reached the application, so send it again on the same server.
+      this.staleRetries++;
+      return this.#sendTo(server);
+    }
+    this.ctx.log.warn({ client: this.conn.info.clientAddress, server: server.address, method: this.method, url: this.target, reason: failure, err: detail }, 'request failed');
     this.#fail(failure);
   }
 
+  // ---- timeouts (the session sweep calls these through the connection) ----
+
+  #armResponseTimeout(): void {
+    this.conn.setDeadline(REQUEST_DEADLINE, this.pool!.config.timeouts.response);
+  }
+
+  onDeadline(now: number): void {
+    const up = this.upstream;
+    if (this.done || up === null) return;
+    if (!this.responseStarted) {
+      this.ctx.log.warn({ client: this.conn.info.clientAddress, server: this.server?.address, method: this.method, url: this.target, reason: 'response-timeout' }, 'request failed');
+      this.#abortUpstream();
+      return this.#fail('response-timeout');
+    }
+    const read = up.socket!.bytesRead;
+    if (read !== this.#seenBytes) {
+      // Still moving: check again one server-idle period from now.
+      this.#seenBytes = read;
+      this.conn.session.deadline = now + this.pool!.config.timeouts.serverIdle;
+      this.conn.deadlineKind = REQUEST_DEADLINE;
+      return;
+    }
+    this.ctx.log.warn({ server: this.server?.address, url: this.target }, 'server idle in the middle of a response');
+    this.onUpstreamError('response-timeout', 'server idle');
+  }
+
+  // ---- endings ----
+
   #fail(failure: Failure, close = false): void {
     if (this.done) return;
-    sendFailure(this.res, failure, close);
-    this.#finish(false);
-  }
-
-  #finish(ok: boolean): void {
-    if (this.done) return;
-    this.done = true;
-    this.res.removeListener('close', this.#onResClose);
-    if (ok) {
-      if (this.server !== null) recordSuccess(this.server);
-      this.#releaseConnection(true);
-      this.#releaseServer();
+    this.status = FAILURE_STATUS[failure];
+    if (this.responseStarted) {
+      this.conn.socket.destroy();
+      this.keepAlive = false;
+      return this.#finish();
     }
-    this.state.requestDone(this);
+    if (close || this.readingBody || this.ctx.draining || this.conn.clientEnded) this.keepAlive = false;
+    const socket = this.conn.socket;
+    if (socket.writable) socket.write(failureResponse(failure, !this.keepAlive ? 'close' : this.minor === 0 ? 'keep-alive' : null), 'latin1');
+    this.#finish();
   }
 
-  #clientGone(): void {
+  #finish(): void {
     if (this.done) return;
-    // The client went away mid-request: cancel the server side (issue 3 §6).
     this.done = true;
-    this.abort?.(new Error('client aborted'));
-    this.#releaseConnection(false);
+    this.#releaseConnection(!this.readingBody);
     this.#releaseServer();
-    this.state.requestDone(this);
+    this.conn.requestFinished(this, this.keepAlive);
+  }
+
+  /** The client went away mid-request: cancel the server side (issue 3 §6). */
+  clientGone(): void {
+    if (this.done) return;
+    this.done = true;
+    this.keepAlive = false;
+    this.#abortUpstream();
+    this.#releaseServer();
+    this.conn.requestFinished(this, false);
+  }
+
+  #abortUpstream(): void {
+    const up = this.upstream;
+    if (up === null) return;
+    up.reusable = false;
+    this.#releaseConnection(false);
   }
 
   #releaseConnection(reusable: boolean): void {
-    const conn = this.conn;
-    if (conn === null) return;
-    this.conn = null;
-    this.ctx.upstreams.get(this.server!)!.release(conn, reusable);
+    const up = this.upstream;
+    if (up === null) return;
+    this.upstream = null;
+    if (this.#upstreamPaused) {
+      this.#upstreamPaused = false;
+      up.socket?.resume();
+    }
+    this.ctx.upstreams.get(this.server!)!.release(up, reusable && up.reusable && !up.closed);
   }
 
   #releaseServer(): void {
@@ -222,26 +390,17 @@ export class ProxyRequest implements ConnectionWaiter {
   }
 }
 
-/** undici and connector errors → the client-facing failure (status.ts maps it to a status). */
-export function classify(err: Error & { code?: string }): Failure {
+/** Connector errors → the client-facing failure (status.ts maps it to a status). */
+export function classify(err: { code?: string }): Failure {
   switch (err.code) {
     case 'FP_ERR_CONNECT_FAILED':
     case 'ECONNREFUSED':
       return 'connect-failed';
     case 'FP_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
       return 'connect-timeout';
     case 'FP_ERR_SOURCE_EXHAUSTED':
       return 'source-exhausted';
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return 'response-timeout';
-    case 'HPE_INVALID_CONSTANT':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_HEADERS_OVERFLOW':
-      return 'bad-response';
     default:
-      if (err.code?.startsWith('HPE_') === true || err.name === 'HTTPParserError') return 'bad-response';
       return 'server-reset';
   }
 }

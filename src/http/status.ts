@@ -1,6 +1,5 @@
 // The single mapping from a failure to the status the client gets, and the small body sent
 // (SPEC: malformed HTTP 400/413/431, unreachable pool 503, failed server 502, slow server 504).
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 
@@ -35,27 +34,21 @@ function body(status: number, failure: Failure): string {
   return `${status} ${STATUS_CODES[status] ?? ''}: ${failure}\n`;
 }
 
-/** Answers through Node's response object; `close` ends the client connection after it. */
-export function sendFailure(res: ServerResponse, failure: Failure, close = false): void {
-  if (res.headersSent) {
-    // Too late for a status: the client sees a truncated response, the honest signal.
-    res.destroy();
-    return;
-  }
+/**
+ * The whole response for a failure, head and body. `connection` is the Connection header to
+ * send: "close" when the connection ends after it, "keep-alive" for an HTTP/1.0 client that
+ * keeps it, or null (HTTP/1.1 default).
+ */
+export function failureResponse(failure: Failure, connection: 'close' | 'keep-alive' | null): string {
   const status = FAILURE_STATUS[failure];
   const text = body(status, failure);
-  res.shouldKeepAlive = res.shouldKeepAlive && !close;
-  res.writeHead(status, ['content-type', 'text/plain', 'content-length', String(Buffer.byteLength(text)), 'x-fullproxy-reason', failure, ...(close ? ['connection', 'close'] : [])]);
-  res.end(text);
+  const conn = connection === null ? '' : `connection: ${connection}\r\n`;
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${text.length}\r\nx-fullproxy-reason: ${failure}\r\n${conn}\r\n${text}`;
 }
 
-/** Answers on the raw socket when Node's parser rejected the request (no response object exists). */
+/** Answers and closes the connection (malformed requests, tunnels that could not be set up). */
 export function sendRawFailure(socket: Socket, failure: Failure): void {
   if (socket.destroyed) return;
-  const status = FAILURE_STATUS[failure];
-  const text = body(status, failure);
-  if (socket.writable) {
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
-  }
+  if (socket.writable) socket.end(failureResponse(failure, 'close'), 'latin1');
   socket.destroySoon();
 }

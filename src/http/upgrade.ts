@@ -2,28 +2,28 @@
 // connection of its own (never one from the shared pool), then the two sockets are piped like a
 // tcp session, with idle timeout and RST. Both sockets are destroyed when either side goes, so
 // nothing is left behind (the classic node-http-proxy fd leak).
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { HttpListenerContext, HttpSessionState } from './http-listener.ts';
+import type { HttpListenerContext } from './http-listener.ts';
+import type { HttpConnection } from './client-connection.ts';
+import type { ProxyRequest } from './http-proxy.ts';
 import type { FullproxyError } from '../errors.ts';
 import type { Server } from '../pool/server.ts';
 import type { Pool } from '../pool/pool.ts';
-import { buildRequestHeaders } from './headers.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { sendRawFailure } from './status.ts';
 
 export class UpgradeTunnel {
-  readonly req: IncomingMessage;
+  readonly req: ProxyRequest;
   readonly client: Socket;
   readonly head: Buffer;
-  readonly state: HttpSessionState;
+  readonly state: HttpConnection;
   readonly ctx: HttpListenerContext;
   server: Server | null = null;
   upstream: Socket | null = null;
   #closed = false;
 
-  constructor(req: IncomingMessage, client: Socket, head: Buffer, state: HttpSessionState, ctx: HttpListenerContext) {
+  constructor(req: ProxyRequest, client: Socket, head: Buffer, state: HttpConnection, ctx: HttpListenerContext) {
     this.req = req;
     this.client = client;
     this.head = head;
@@ -35,10 +35,8 @@ export class UpgradeTunnel {
     const { req, client, state, ctx } = this;
     client.on('error', () => this.#teardown(true));
     client.on('close', () => this.#teardown(false));
-    const built = buildRequestHeaders(req.rawHeaders, req.httpVersion, ctx.forwarded, state.info.clientAddress, ctx.proto, state.info.localPort);
-    if (built.headers === null) return sendRawFailure(client, 'bad-request');
-    const pool = ctx.pools.get(ctx.router.match(req.headers.host, req.url ?? '/'));
-    const server = pool?.pick({ clientAddress: state.info.clientAddress, destination: req.headers.host ?? '' }) ?? null;
+    const pool = ctx.pools.get(ctx.router.match(req.host, req.target));
+    const server = pool?.pick({ clientAddress: state.info.clientAddress, destination: req.host }) ?? null;
     if (pool === undefined || server === null) return sendRawFailure(client, 'no-server');
     this.server = server;
     server.holdConnection();
@@ -46,10 +44,10 @@ export class UpgradeTunnel {
     state.session.pool = pool.name;
     // The tunnel is a tcp-like session from now on: server idle and RST apply (issue 3 §7).
     state.session.timeouts = { ...state.session.timeouts, serverIdle: pool.config.timeouts.serverIdle, idleReset: state.session.timeouts.idleReset };
-    const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
-    const h = built.headers;
+    const lines = [`${req.method} ${req.target} HTTP/1.1`];
+    const h = req.fields;
     for (let i = 0; i < h.length; i += 2) lines.push(`${h[i]}: ${h[i + 1]}`);
-    lines.push(`connection: upgrade`, `upgrade: ${req.headers.upgrade ?? ''}`, '', '');
+    lines.push(`connection: upgrade`, `upgrade: ${req.upgrade ?? ''}`, '', '');
     const requestHead = Buffer.from(lines.join('\r\n'), 'latin1');
     ctx.connectors.get(pool)!.connect(server, state.info, (err, socket) => this.#onConnected(err, socket, requestHead, pool));
   }

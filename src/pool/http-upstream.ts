@@ -1,44 +1,34 @@
 // Kept-alive server connections per server (http mode): the multiplexing half of the full proxy.
-// Each connection is one undici Client (pipelining 1) whose socket comes from connector.ts, so
-// server connections are made exactly as in tcp mode. We keep the pool ourselves rather than use
-// undici's Pool because the SPEC needs what Pool does not expose: a bound on idle connections
-// (maxIdlePerServer), HAProxy's "safe" reuse (a client's first request only on a proven
-// connection), a reuse key (PROXY-header connections serve one client address), and knowing
-// whether a failed request ran on a reused connection (retry rule).
+// Each connection is an UpstreamConnection (upstream-connection.ts) over a socket from
+// connector.ts, so server connections are made exactly as in tcp mode. The SPEC needs what a
+// generic client pool does not give: a bound on idle connections (maxIdlePerServer), HAProxy's
+// "safe" reuse (a client's first request only on a proven connection), a reuse key
+// (PROXY-header connections serve one client address), and knowing whether a failed request ran
+// on a reused connection (retry rule).
 //
 //   acquire ─▶ idle stack (LIFO: hot connections stay hot, the rest time out)
 //          └─▶ new connection while under servers[].maxConnections
 //          └─▶ FIFO wait queue (pools[].timeouts.queue), then 503
-import { Client } from 'undici';
-import type { Socket } from 'node:net';
 import type { PoolConfig } from '../config/schema.ts';
+import type { FullproxyError } from '../errors.ts';
+import { clock } from '../util/clock.ts';
 import type { ClientInfo, PoolConnector } from './connector.ts';
 import type { Server } from './server.ts';
+import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
+
+export { UpstreamConnection } from './upstream-connection.ts';
 
 /** Surplus idle connections (beyond maxIdlePerServer) live this long before they are closed. */
 const TRIM_DELAY_MS = 1_000;
-
-/** One server connection (one undici Client, one socket for its whole life). */
-export class UpstreamConnection {
-  readonly client: Client;
-  readonly key: string;
-  /** Requests completed on this connection: > 0 means proven (HAProxy "safe" reuse). */
-  completed = 0;
-  busy = false;
-  closed = false;
-  /** Set by the connector: the socket, for source address/port in the session table. */
-  socket: Socket | null = null;
-
-  constructor(client: Client, key: string) {
-    this.client = client;
-    this.key = key;
-  }
-}
+/** A connection is not reused this close to the server's advertised Keep-Alive timeout. */
+const KEEP_ALIVE_MARGIN_MS = 500;
 
 /** A request waiting for a connection (queued when the server is at maxConnections). */
 export interface ConnectionWaiter {
-  /** The connection is the caller's until release(); called synchronously when one is free. */
+  /** The connection is the caller's until release(); its socket is connected. */
   onConnection(conn: UpstreamConnection): void;
+  /** Opening a new connection for this waiter failed (connect refused/timeout, no source port). */
+  onConnectError(err: FullproxyError): void;
   onQueueTimeout(): void;
 }
 
@@ -50,14 +40,14 @@ interface Queued {
   deadline: number;
 }
 
-export class ServerConnections {
+export class ServerConnections implements ConnectionOwner {
   readonly server: Server;
   readonly #connector: PoolConnector;
   /** source.onExhausted "queue": requests wait for a held connection when no source port is free. */
   readonly #waitForPooled: boolean;
   readonly #maxIdle: number;
   readonly #reuse: 'never' | 'safe' | 'always';
-  readonly #clientOptions: Client.Options;
+  readonly #idleTimeout: number;
   readonly #queueTimeout: number;
   readonly #queueLength: number;
   /** Idle connections by reuse key ('' = shared), most recently used last. */
@@ -66,7 +56,8 @@ export class ServerConnections {
   #open = 0;
   #idleCount = 0;
   #queueTimer: NodeJS.Timeout | null = null;
-  #trimTimer: NodeJS.Timeout | null = null;
+  /** The idle sweep runs on the shared clock tick while any connection is open. */
+  #stopTick: (() => void) | null = null;
   /** Server connections opened in total (tests and stats: the multiplexing ratio). */
   opened = 0;
 
@@ -76,20 +67,9 @@ export class ServerConnections {
     this.#waitForPooled = pool.source?.onExhausted === 'queue';
     this.#maxIdle = pool.connectionPool.maxIdlePerServer;
     this.#reuse = pool.connectionPool.reuse;
+    this.#idleTimeout = pool.connectionPool.idleTimeout;
     this.#queueTimeout = pool.timeouts.queue;
     this.#queueLength = 1024;
-    const idle = pool.connectionPool.idleTimeout;
-    this.#clientOptions = {
-      pipelining: 1,
-      // Never keep a connection past our idle timeout nor past the server's advertised
-      // Keep-Alive timeout minus a margin (undici reads the header; threshold is the margin).
-      keepAliveTimeout: idle,
-      keepAliveMaxTimeout: idle,
-      keepAliveTimeoutThreshold: 500,
-      headersTimeout: pool.timeouts.response,
-      bodyTimeout: pool.timeouts.serverIdle,
-      strictContentLength: true,
-    };
   }
 
   get openConnections(): number {
@@ -115,19 +95,18 @@ export class ServerConnections {
     // No source port free toward this server (issue 6): with onExhausted "queue", wait for one of
     // the connections we hold rather than for a port that kept-alive connections will not give back.
     const portBound = this.#open > 0 && this.#waitForPooled && !this.#connector.hasFreeSourcePort(this.server);
-    if ((this.server.maxConnections === 0 || this.#open < this.server.maxConnections) && !portBound) return waiter.onConnection(this.#open1(key, info));
+    if ((this.server.maxConnections === 0 || this.#open < this.server.maxConnections) && !portBound) return this.#open1(waiter, key, info);
     if (this.#queue.length >= this.#queueLength) return waiter.onQueueTimeout();
     this.#queue.push({ waiter, key, info, firstOfClient, deadline: Date.now() + this.#queueTimeout });
     this.server.queued = this.#queue.length;
     this.#armQueueTimer();
   }
 
-
   /** Gives a connection back after a request: `reusable` false when its state is unknown. */
   release(conn: UpstreamConnection, reusable: boolean): void {
     conn.busy = false;
-    if (!reusable || conn.closed) return this.#close(conn);
-    conn.completed++;
+    conn.exchange = null;
+    if (!reusable || conn.closed) return conn.destroy();
     // A waiting request takes it at once (only waiters whose key matches).
     for (let i = 0; i < this.#queue.length; i++) {
       const q = this.#queue[i]!;
@@ -141,38 +120,37 @@ export class ServerConnections {
     // high concurrency the idle count swings around the cap many times a second, and closing at
     // once meant opening a new connection moments later (measured with the bench's S7 load:
     // 16,025 server connections opened in 5 s with eager closing, 296 with deferred trimming).
-    if (this.#maxIdle === 0) return this.#close(conn);
+    if (this.#maxIdle === 0) return conn.destroy();
     let stack = this.#idle.get(conn.key);
     if (stack === undefined) this.#idle.set(conn.key, (stack = []));
+    conn.idleSince = clock.now;
     stack.push(conn);
     this.#idleCount++;
     this.server.idleConnections = this.#idleCount;
-    if (this.#idleCount > this.#maxIdle) this.#armTrimTimer();
   }
 
-  /** Closes idle connections beyond maxIdlePerServer, least recently used first (stack bottoms). */
-  #trim(): void {
+  /**
+   * The tick: idle connections past pools[].connectionPool.idleTimeout (or near the server's own
+   * Keep-Alive timeout) are closed, and so is the surplus beyond maxIdlePerServer once it has
+   * been idle for TRIM_DELAY_MS — least recently used first (stack bottoms).
+   */
+  #sweep(now: number): void {
+    if (this.#idleCount === 0) return;
     for (const [key, stack] of this.#idle) {
-      while (this.#idleCount > this.#maxIdle && stack.length > 0) this.#close(stack[0]!);
+      while (stack.length > 0) {
+        const c = stack[0]!;
+        const limit = c.keepAliveMs > 0 ? Math.min(this.#idleTimeout, c.keepAliveMs - KEEP_ALIVE_MARGIN_MS) : this.#idleTimeout;
+        const idleFor = now - c.idleSince;
+        if (idleFor >= limit || (this.#idleCount > this.#maxIdle && idleFor >= TRIM_DELAY_MS)) c.destroy();
+        else break;
+      }
       if (stack.length === 0 && key !== '') this.#idle.delete(key);
-      if (this.#idleCount <= this.#maxIdle) break;
     }
-  }
-
-  #armTrimTimer(): void {
-    if (this.#trimTimer !== null) return;
-    this.#trimTimer = setTimeout(() => {
-      this.#trimTimer = null;
-      this.#trim();
-    }, TRIM_DELAY_MS);
-    this.#trimTimer.unref();
   }
 
   /** Closes everything (reload/stop). */
   destroy(): void {
-    if (this.#trimTimer !== null) clearTimeout(this.#trimTimer);
-    this.#trimTimer = null;
-    for (const stack of this.#idle.values()) for (const c of stack) c.client.destroy().catch(() => {});
+    for (const stack of this.#idle.values()) for (const c of [...stack]) c.destroy();
     this.#idle.clear();
     this.#idleCount = 0;
     this.server.idleConnections = 0;
@@ -183,7 +161,7 @@ export class ServerConnections {
   closeKey(key: string): void {
     const stack = this.#idle.get(key);
     if (stack === undefined) return;
-    for (const c of [...stack]) this.#close(c);
+    for (const c of [...stack]) c.destroy();
     this.#idle.delete(key);
   }
 
@@ -193,7 +171,8 @@ export class ServerConnections {
     for (let i = stack.length - 1; i >= 0; i--) {
       const c = stack[i]!;
       if (firstOfClient && key === '' && this.#reuse === 'safe' && c.completed === 0) continue;
-      stack.splice(i, 1);
+      if (i === stack.length - 1) stack.pop();
+      else stack.splice(i, 1);
       this.#idleCount--;
       this.server.idleConnections = this.#idleCount;
       c.busy = true;
@@ -202,47 +181,44 @@ export class ServerConnections {
     return null;
   }
 
-  #open1(key: string, info: ClientInfo | null): UpstreamConnection {
-    const server = this.server;
-    const connector = this.#connector;
-    let conn: UpstreamConnection | null = null;
-    const client = new Client(`http://${server.endpoint.host.includes(':') ? `[${server.endpoint.host}]` : server.endpoint.host}:${server.endpoint.port}`, {
-      ...this.#clientOptions,
-      connect: (_opts, cb) => {
-        connector.connect(server, info, (err, socket) => {
-          if (conn !== null) conn.socket = socket;
-          // undici's connector callback types want (null, socket) | (err, null)
-          if (err !== null || socket === null) cb(err ?? new Error('connect failed'), null);
-          else cb(null, socket);
-        });
-      },
-    });
-    conn = new UpstreamConnection(client, key);
-    const c = conn;
-    c.busy = true;
+  /** Opens a connection for `waiter`: it gets it once connected, or the connect error. */
+  #open1(waiter: ConnectionWaiter, key: string, info: ClientInfo | null): void {
+    const conn = new UpstreamConnection(key, this);
+    conn.busy = true;
     this.#open++;
     this.opened++;
-    client.on('disconnect', () => this.#close(c));
-    client.on('connectionError', () => this.#close(c));
-    return c;
+    if (this.#stopTick === null) this.#stopTick = clock.onTick((now) => this.#sweep(now));
+    this.#connector.connect(this.server, info, (err, socket) => {
+      if (err !== null || socket === null) {
+        conn.closed = true;
+        this.connectionClosed(conn, true);
+        waiter.onConnectError(err!);
+        return;
+      }
+      conn.attach(socket);
+      waiter.onConnection(conn);
+    });
   }
 
-  #close(conn: UpstreamConnection): void {
-    if (conn.closed) return;
-    conn.closed = true;
+  /** A connection is gone (closed by either side or destroyed): forget it, let a waiter in. */
+  connectionClosed(conn: UpstreamConnection, failedConnect = false): void {
     this.#open--;
-    const stack = this.#idle.get(conn.key);
-    if (stack !== undefined) {
-      const i = stack.indexOf(conn);
-      if (i >= 0) {
-        stack.splice(i, 1);
-        this.#idleCount--;
-        this.server.idleConnections = this.#idleCount;
-        if (stack.length === 0 && conn.key !== '') this.#idle.delete(conn.key);
+    if (!failedConnect) {
+      const stack = this.#idle.get(conn.key);
+      if (stack !== undefined) {
+        const i = stack.indexOf(conn);
+        if (i >= 0) {
+          stack.splice(i, 1);
+          this.#idleCount--;
+          this.server.idleConnections = this.#idleCount;
+          if (stack.length === 0 && conn.key !== '') this.#idle.delete(conn.key);
+        }
       }
     }
-    // destroy() errors a request still on it; the owner of that request already got its error.
-    conn.client.destroy().catch(() => {});
+    if (this.#open === 0 && this.#stopTick !== null) {
+      this.#stopTick();
+      this.#stopTick = null;
+    }
     this.#drainQueue();
   }
 
@@ -253,7 +229,7 @@ export class ServerConnections {
     while (budget-- > 0 && this.#queue.length > 0 && (this.server.maxConnections === 0 || this.#open < this.server.maxConnections)) {
       const q = this.#queue.shift()!;
       this.server.queued = this.#queue.length;
-      q.waiter.onConnection(this.#open1(q.key, q.info));
+      this.#open1(q.waiter, q.key, q.info);
     }
   }
 

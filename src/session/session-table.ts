@@ -45,7 +45,12 @@ export class SessionTable {
   /** One pass over every session: the only place idle timeouts are enforced. */
   sweep(now: number): void {
     for (const s of this.#sessions.values()) {
-      if (s.state === 'closing' || !s.isIdle(now)) continue;
+      if (s.state === 'closing') continue;
+      if (s.deadline !== 0 && now >= s.deadline) {
+        s.owner.onDeadline?.(s, now);
+        continue;
+      }
+      if (!s.isIdle(now)) continue;
       const reset = s.timeouts.idleReset;
       this.idleResets.set(s.listener, (this.idleResets.get(s.listener) ?? 0) + (reset ? 1 : 0));
       s.owner.terminate(s, reset ? 'idle-reset' : 'idle-close', reset);

@@ -26,6 +26,8 @@ export type EndReason =
 export interface SessionOwner {
   /** `reset`: RST both ends; else close with FIN. */
   terminate(session: Session, reason: EndReason, reset: boolean): void;
+  /** http: the session's `deadline` passed (a header, keep-alive or response timer). */
+  onDeadline?(session: Session, now: number): void;
 }
 
 export interface SessionTimeouts {
@@ -48,6 +50,8 @@ export class Session {
   timeouts: SessionTimeouts;
   /** http: a request body is being received; `requestBody` applies instead of clientIdle. */
   inBody = false;
+  /** http: when the current phase times out (ms epoch, 0 = none); the sweep calls owner.onDeadline. */
+  deadline = 0;
   readonly startedAt: number;
   state: SessionState = 'accepted';
   server: Socket | null = null;

@@ -54,6 +54,37 @@ test('body detection: chunked or non-zero Content-Length; identical duplicate Co
 });
 
 test('response: hop-by-hop and Connection-named headers dropped, Via appended', () => {
-  const raw = ['Content-Type', 'text/plain', 'Connection', 'X-Hop', 'X-Hop', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Via', '1.0 upstream'].map((s) => Buffer.from(s));
-  assert.deepEqual(buildResponseHeaders(raw), ['Content-Type', 'text/plain', 'via', '1.0 upstream, 1.1 fullproxy']);
+  const raw = ['Content-Type', 'text/plain', 'Connection', 'X-Hop', 'X-Hop', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Via', '1.0 upstream'];
+  const r = buildResponseHeaders(raw);
+  assert.deepEqual(r.headers, ['Content-Type', 'text/plain', 'via', '1.0 upstream, 1.1 fullproxy']);
+  assert.equal(r.chunked, true);
+  assert.equal(r.keepAlive, false);
+  assert.equal(r.keepAliveTimeoutMs, 5000);
+});
+
+test('response framing: Content-Length beside Transfer-Encoding or conflicting is -2 (a bad response)', () => {
+  assert.equal(buildResponseHeaders(['Content-Length', '5', 'Transfer-Encoding', 'chunked']).contentLength, -2);
+  const te = buildResponseHeaders(['Transfer-Encoding', 'gzip, chunked']);
+  assert.equal(te.chunked, true);
+  assert.equal(te.contentLength, -1);
+  assert.deepEqual(te.headers, ['via', '1.1 fullproxy']);
+  assert.equal(buildResponseHeaders(['Transfer-Encoding', 'chunked, gzip']).chunked, false);
+  assert.equal(buildResponseHeaders(['Content-Length', '5', 'Content-Length', '6']).contentLength, -2);
+  assert.equal(buildResponseHeaders(['Content-Length', '5', 'Content-Length', '5']).contentLength, 5);
+  assert.equal(buildResponseHeaders(['Content-Length', '0x5']).contentLength, -2);
+  assert.equal(buildResponseHeaders(['Connection', 'close']).close, true);
+});
+
+test('request: Connection options, Upgrade only when Connection names it, Expect 100-continue, HTTP/1.0 closes by default', () => {
+  assert.equal(build(['Host', 'a']).close, false);
+  assert.equal(build(['Host', 'a'], '1.0').close, true);
+  assert.equal(build(['Host', 'a', 'Connection', 'keep-alive'], '1.0').close, false);
+  assert.equal(build(['Host', 'a', 'Connection', 'close']).close, true);
+  assert.equal(build(['Host', 'a', 'Upgrade', 'websocket']).upgrade, null);
+  assert.equal(build(['Host', 'a', 'Connection', 'Upgrade', 'Upgrade', 'websocket']).upgrade, 'websocket');
+  assert.equal(build(['Host', 'a', 'Expect', '100-continue', 'Content-Length', '3']).expectContinue, true);
+  const r = build(['Host', 'a', 'Content-Length', '12']);
+  assert.equal(r.contentLength, 12);
+  assert.equal(r.chunked, false);
+  assert.equal(r.host, 'a');
 });

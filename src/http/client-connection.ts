@@ -1,0 +1,257 @@
+// One client connection of an http listener, read straight off the socket: request heads are
+// found and parsed here (message-head.ts), each request becomes a ProxyRequest (http-proxy.ts),
+// one at a time — pipelined requests wait in the buffer until the response before them is done,
+// as RFC 9112 §9.3.2 orders. No node:http objects: head and body bytes go from this socket to a
+// pooled server connection and back without a stream layer in between (issue 4).
+//
+// Timers are not per request: the phase's deadline (request head, keep-alive, response, server
+// idle) sits on the session and the session table's one sweep calls onDeadline when it passes.
+import type { Socket } from 'node:net';
+import type { ClientInfo } from '../pool/connector.ts';
+import type { ServerConnections } from '../pool/http-upstream.ts';
+import type { Session, EndReason, SessionOwner } from '../session/session.ts';
+import type { HttpListenerContext } from './http-listener.ts';
+import { BodyReader } from './body-reader.ts';
+import { logSessionEnd } from '../listener/counters.ts';
+import { findHeadEnd, hasBareLfHeadEnd, isHeadError, parseRequestHead, skipEmptyLines } from './message-head.ts';
+import { closeSocket, resetSocket } from '../net/socket.ts';
+import { ProxyRequest } from './http-proxy.ts';
+import { sendRawFailure, type Failure } from './status.ts';
+import { UpgradeTunnel } from './upgrade.ts';
+
+/** What the session deadline currently guards. */
+export const NO_DEADLINE = 0;
+export const HEAD_DEADLINE = 1;
+export const KEEP_ALIVE_DEADLINE = 2;
+/** The request in flight owns the deadline (response / server-idle timeouts). */
+export const REQUEST_DEADLINE = 3;
+
+/** Why reading from the client is paused (several can hold at once). */
+export const PAUSE_FOR_SERVER = 1; // the request waits for a server connection
+export const PAUSE_BACKPRESSURE = 2; // the server connection is not taking the body fast enough
+const PAUSE_PIPELINE = 4; // the next request is buffered; it waits for this response
+
+export class HttpConnection implements SessionOwner {
+  readonly socket: Socket;
+  readonly session: Session;
+  readonly info: ClientInfo;
+  readonly ctx: HttpListenerContext;
+  /** Reuse key of this client's own server connections (reuse "never"; see http-upstream.ts). */
+  readonly key: string;
+  /** Servers this client connection has dedicated connections on (reuse "never"). */
+  readonly keyedServers = new Set<ServerConnections>();
+  /** The request body framing of the request in flight (one reader per connection, reset per request). */
+  readonly requestBody = new BodyReader();
+  current: ProxyRequest | null = null;
+  tunnel: UpgradeTunnel | null = null;
+  deadlineKind = NO_DEADLINE;
+  /** The client sent FIN: what is in flight is answered, then the connection closes. */
+  clientEnded = false;
+  closed = false;
+  /** Unparsed bytes: a partial head, or the next pipelined request(s). */
+  #buf: Buffer | null = null;
+  #scanFrom = 0;
+  #pause = 0;
+  #parsing = false;
+  #reparse = false;
+  readonly #onData = (chunk: Buffer): void => this.#data(chunk);
+  readonly #onEnd = (): void => this.#end();
+  readonly #onClose = (): void => this.#close();
+  readonly #onDrain = (): void => this.current?.onClientDrain();
+
+  constructor(socket: Socket, info: ClientInfo, ctx: HttpListenerContext) {
+    this.socket = socket;
+    this.info = info;
+    this.ctx = ctx;
+    this.session = ctx.table.create(ctx.name, 'http', socket, info.clientAddress, info.clientPort, this, ctx.timeouts);
+    this.session.state = 'established';
+    this.key = `#${this.session.id}`;
+    this.setDeadline(HEAD_DEADLINE, ctx.requestHeadersTimeout);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onClose);
+    socket.on('error', noop); // 'close' follows and does the cleanup
+    socket.on('drain', this.#onDrain);
+    socket.resume();
+  }
+
+  setDeadline(kind: number, ms: number): void {
+    this.deadlineKind = kind;
+    this.session.deadline = ms > 0 ? Date.now() + ms : 0;
+  }
+
+  pauseReading(reason: number): void {
+    if (this.#pause === 0) this.socket.pause();
+    this.#pause |= reason;
+  }
+
+  resumeReading(reason: number): void {
+    if ((this.#pause & reason) === 0) return;
+    this.#pause &= ~reason;
+    if (this.#pause === 0 && !this.closed) this.socket.resume();
+  }
+
+  #data(chunk: Buffer): void {
+    if (this.deadlineKind === KEEP_ALIVE_DEADLINE) this.setDeadline(HEAD_DEADLINE, this.ctx.requestHeadersTimeout);
+    const cur = this.current;
+    if (cur !== null) {
+      if (!cur.readingBody) return this.#stash(chunk);
+      const e = cur.onRequestBody(chunk, 0, chunk.length);
+      if (e >= 0 && e < chunk.length) this.#stash(chunk.subarray(e));
+      return;
+    }
+    this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#parse();
+  }
+
+  /** Bytes of a request after the one in flight: kept, and reading paused once they fill a head's worth. */
+  #stash(bytes: Buffer): void {
+    this.#buf = this.#buf === null ? bytes : Buffer.concat([this.#buf, bytes]);
+    if (this.#buf.length >= this.ctx.maxHeaderBytes) this.pauseReading(PAUSE_PIPELINE);
+  }
+
+  /** Parses buffered requests while nothing is in flight (a loop, not recursion, for pipelines). */
+  #parse(): void {
+    if (this.#parsing) {
+      this.#reparse = true;
+      return;
+    }
+    this.#parsing = true;
+    do {
+      this.#reparse = false;
+      this.#parseOne();
+    } while (this.#reparse && this.current === null && this.#buf !== null && !this.closed);
+    this.#parsing = false;
+  }
+
+  #parseOne(): void {
+    let buf = this.#buf!;
+    if (this.#scanFrom === 0) {
+      const skip = skipEmptyLines(buf, 0);
+      if (skip > 0) buf = buf.subarray(skip);
+    }
+    const end = findHeadEnd(buf, this.#scanFrom);
+    const limit = this.ctx.maxHeaderBytes;
+    if (end < 0) {
+      if (buf.length > limit) return this.#reject('header-too-large', 'request head too large');
+      if (hasBareLfHeadEnd(buf)) return this.#reject('bad-request', 'bare LF line end');
+      this.#buf = buf.length === 0 ? null : buf;
+      this.#scanFrom = Math.max(0, buf.length - 3);
+      return;
+    }
+    if (end > limit) return this.#reject('header-too-large', 'request head too large');
+    this.#scanFrom = 0;
+    this.#buf = end < buf.length ? buf.subarray(end) : null;
+    const head = parseRequestHead(buf, 0, end);
+    if (isHeadError(head)) return this.#reject(head.tooLarge ? 'header-too-large' : 'bad-request', head.error);
+    this.setDeadline(NO_DEADLINE, 0);
+    const pr = new ProxyRequest(this, head);
+    if (pr.error !== null) return this.#reject('bad-request', pr.error);
+    if (pr.upgrade !== null) return this.#startTunnel(pr);
+    this.current = pr;
+    // Body bytes that came with the head are framed (and buffered) before a server is picked,
+    // so a new server connection gets head and body in one write.
+    const rest = this.#buf;
+    if (rest !== null && pr.readingBody) {
+      this.#buf = null;
+      const e = pr.onRequestBody(rest, 0, rest.length);
+      if (e < 0) return;
+      if (e < rest.length) this.#stash(rest.subarray(e));
+    }
+    pr.start();
+  }
+
+  /** A malformed or oversized request: the status, then close; nothing reaches a server. */
+  #reject(failure: Failure, reason: string): void {
+    this.#buf = null;
+    if (this.session.endReason === null) this.session.endReason = 'client-error';
+    this.ctx.log.info({ listener: this.ctx.name, client: this.info.clientAddress, reason }, 'bad request');
+    this.setDeadline(NO_DEADLINE, 0);
+    sendRawFailure(this.socket, failure);
+  }
+
+  #startTunnel(pr: ProxyRequest): void {
+    this.socket.removeListener('data', this.#onData);
+    const rest = this.#buf ?? Buffer.alloc(0);
+    this.#buf = null;
+    this.tunnel = new UpgradeTunnel(pr, this.socket, rest, this, this.ctx);
+    this.tunnel.start();
+  }
+
+  /** The request in flight is over: the next one (buffered or still to come), or close. */
+  requestFinished(pr: ProxyRequest, keepAlive: boolean): void {
+    if (this.current !== pr) return;
+    this.current = null;
+    this.session.requests++;
+    this.session.inBody = false;
+    this.ctx.requestDone(pr, this);
+    if (this.closed) return;
+    if (!keepAlive || this.clientEnded) {
+      this.setDeadline(NO_DEADLINE, 0);
+      closeSocket(this.socket);
+      return;
+    }
+    this.resumeReading(PAUSE_FOR_SERVER | PAUSE_BACKPRESSURE | PAUSE_PIPELINE);
+    if (this.#buf !== null) {
+      this.setDeadline(HEAD_DEADLINE, this.ctx.requestHeadersTimeout);
+      this.#parse();
+    } else {
+      this.setDeadline(KEEP_ALIVE_DEADLINE, this.ctx.keepAliveTimeout);
+      if (this.ctx.draining) closeSocket(this.socket);
+    }
+  }
+
+  /** Drain: a connection between requests is closed now; a busy one after its response. */
+  closeIfIdle(): void {
+    if (this.current === null && this.tunnel === null && this.#buf === null && !this.closed) closeSocket(this.socket);
+  }
+
+  #end(): void {
+    this.clientEnded = true;
+    if (this.tunnel !== null) return;
+    const cur = this.current;
+    // A request whose body never finished cannot be answered meaningfully: abort it.
+    if (cur !== null && cur.readingBody) cur.clientGone();
+    if (this.current === null) closeSocket(this.socket);
+  }
+
+  #close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.current?.clientGone();
+    for (const upstream of this.keyedServers) upstream.closeKey(this.key);
+    const { session, ctx } = this;
+    ctx.table.remove(session);
+    ctx.connectionClosed(this);
+    ctx.counters.bytesIn += session.bytesIn;
+    ctx.counters.bytesOut += session.bytesOut;
+    if (session.endReason === null) session.endReason = 'client-close';
+    if (ctx.access) logSessionEnd(ctx.log, session);
+  }
+
+  // ---- SessionOwner ----
+
+  terminate(session: Session, reason: EndReason, reset: boolean): void {
+    if (session.endReason === null) session.endReason = reason;
+    session.state = 'closing';
+    if (session.server !== null) (reset ? resetSocket : closeSocket)(session.server);
+    (reset ? resetSocket : closeSocket)(this.socket);
+  }
+
+  onDeadline(session: Session, now: number): void {
+    const kind = this.deadlineKind;
+    this.setDeadline(NO_DEADLINE, 0);
+    if (kind === HEAD_DEADLINE) {
+      // HAProxy's "timeout http-request", Node's headersTimeout: 408, then close.
+      if (session.endReason === null) session.endReason = 'client-error';
+      this.#reject('request-timeout', 'request head not received in time');
+    } else if (kind === KEEP_ALIVE_DEADLINE) {
+      if (session.endReason === null) session.endReason = 'idle-close';
+      closeSocket(this.socket);
+    } else if (kind === REQUEST_DEADLINE) {
+      this.current?.onDeadline(now);
+    }
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,198 @@
+// One kept-alive server connection in http mode: the raw socket from connector.ts, the response
+// head parser and the body framing of the request in flight. It reads responses and hands them to
+// the exchange (http-proxy.ts) that owns it between acquire and release; it never writes to the
+// client itself. One request at a time (no pipelining toward servers, like HAProxy and nginx).
+import type { Socket } from 'node:net';
+import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from '../http/body-reader.ts';
+import { buildResponseHeaders, type ResponseHead } from '../http/headers.ts';
+import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from '../http/message-head.ts';
+import type { Failure } from '../http/status.ts';
+
+/** A response head larger than this is a bad response (nginx's default large buffer is 8–32 KiB). */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+/** The request using a connection: what it is told about the response. */
+export interface UpstreamExchange {
+  /** The request was HEAD: the response has no body whatever its headers say. */
+  readonly isHead: boolean;
+  /** Payload receiver when the body must be decoded (HTTP/1.0 client and a chunked response); null forwards bytes as received. */
+  readonly sink: BodySink | null;
+  /** The final response head; `buf[start, end)` is the first piece of its body when forwarded as is. */
+  onResponseHead(head: StatusLine, info: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void;
+  /** More body bytes as received (only when `sink` is null). */
+  onResponseBody(buf: Buffer, start: number, end: number): void;
+  onResponseEnd(): void;
+  /** The connection failed before the response was complete. */
+  onUpstreamError(failure: Failure, detail: string): void;
+  /** The request body may be written again (backpressure). */
+  onUpstreamDrain(): void;
+}
+
+/** Told when a connection is gone, so the pool forgets it. */
+export interface ConnectionOwner {
+  connectionClosed(conn: UpstreamConnection): void;
+}
+
+export class UpstreamConnection {
+  readonly key: string;
+  readonly #owner: ConnectionOwner;
+  socket: Socket | null = null;
+  /** Requests completed on this connection: > 0 means proven (HAProxy "safe" reuse). */
+  completed = 0;
+  busy = false;
+  closed = false;
+  /** When it went idle (ms epoch), for pools[].connectionPool.idleTimeout and trimming. */
+  idleSince = 0;
+  /** The server's Keep-Alive: timeout=N, in ms (0 = not advertised). */
+  keepAliveMs = 0;
+  /** The response in flight leaves the connection reusable (keep-alive, framing complete). */
+  reusable = true;
+  exchange: UpstreamExchange | null = null;
+  readonly body = new BodyReader();
+  /** The response head seen so far when it spans several reads. */
+  #partial: Buffer | null = null;
+  #inBody = false;
+  /** Bytes the response has moved: the server-idle check compares it between sweeps. */
+  readonly #onData = (chunk: Buffer): void => this.#data(chunk);
+  readonly #onEnd = (): void => this.#eof();
+  readonly #onClose = (): void => this.#gone('server-reset', 'connection closed');
+  readonly #onError = (err: Error): void => this.#gone('server-reset', err.message);
+  readonly #onDrain = (): void => this.exchange?.onUpstreamDrain();
+
+  constructor(key: string, owner: ConnectionOwner) {
+    this.key = key;
+    this.#owner = owner;
+  }
+
+  attach(socket: Socket): void {
+    this.socket = socket;
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onClose);
+    socket.on('error', this.#onError);
+    socket.on('drain', this.#onDrain);
+  }
+
+  /** The exchange takes the connection for one request. */
+  begin(exchange: UpstreamExchange): void {
+    this.exchange = exchange;
+    this.reusable = true;
+    this.#partial = null;
+    this.#inBody = false;
+  }
+
+  /** Closes the socket (FIN when idle and clean, else destroy); the owner is told once. */
+  destroy(): void {
+    const s = this.socket;
+    this.exchange = null;
+    if (s !== null && !s.destroyed) s.destroy();
+    this.#closedNow();
+  }
+
+  #closedNow(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#owner.connectionClosed(this);
+  }
+
+  #data(chunk: Buffer): void {
+    const ex = this.exchange;
+    if (ex === null) {
+      // Bytes nobody asked for (a server speaking out of turn): the connection is out of sync.
+      this.destroy();
+      return;
+    }
+    if (this.#inBody) return this.#body(ex, chunk, 0);
+    let buf = chunk;
+    if (this.#partial !== null) {
+      buf = Buffer.concat([this.#partial, chunk]);
+      this.#partial = null;
+    }
+    let start = 0;
+    for (;;) {
+      const end = findHeadEnd(buf, start);
+      if (end < 0) {
+        if (buf.length - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
+        this.#partial = start === 0 ? buf : buf.subarray(start);
+        return;
+      }
+      const head = parseStatusHead(buf, start, end);
+      if (isHeadError(head)) return this.#fail(ex, 'bad-response', head.error);
+      if (head.status < 200) {
+        // 1xx (100 Continue, 103 Early Hints) are not forwarded; 101 needs a tunnel, which pooled connections never are.
+        if (head.status === 101) return this.#fail(ex, 'bad-response', 'unexpected 101 Switching Protocols');
+        start = end;
+        continue;
+      }
+      const info = buildResponseHeaders(head.fields);
+      let mode: BodyMode;
+      if (ex.isHead || head.status === 204 || head.status === 304) mode = NONE;
+      else if (info.contentLength === -2) return this.#fail(ex, 'bad-response', 'malformed or ambiguous Content-Length');
+      else if (info.transferEncoding) mode = info.chunked ? CHUNKED : UNTIL_CLOSE;
+      else mode = info.contentLength >= 0 ? LENGTH : UNTIL_CLOSE;
+      this.reusable = !info.close && (head.minor === 1 || info.keepAlive) && mode !== UNTIL_CLOSE;
+      this.keepAliveMs = info.keepAliveTimeoutMs;
+      this.body.reset(mode, info.contentLength);
+      this.#inBody = true;
+      if (ex.sink !== null) {
+        ex.onResponseHead(head, info, mode, buf, end, end);
+        if (this.exchange !== ex) return;
+        return this.#body(ex, buf, end);
+      }
+      const e = this.body.read(buf, end, buf.length, null);
+      if (e < 0) return this.#fail(ex, 'bad-response', this.body.error ?? 'bad body');
+      ex.onResponseHead(head, info, mode, buf, end, e);
+      if (this.exchange !== ex) return;
+      if (this.body.done) this.#complete(ex, e < buf.length);
+      return;
+    }
+  }
+
+  #body(ex: UpstreamExchange, buf: Buffer, start: number): void {
+    const sink = ex.sink;
+    const e = this.body.read(buf, start, buf.length, sink);
+    if (e < 0) return this.#fail(ex, 'bad-response', this.body.error ?? 'bad body');
+    if (sink === null && e > start) {
+      ex.onResponseBody(buf, start, e);
+      if (this.exchange !== ex) return;
+    }
+    if (this.body.done) this.#complete(ex, e < buf.length);
+  }
+
+  #complete(ex: UpstreamExchange, extraBytes: boolean): void {
+    // Bytes after the response's end: the server does not frame like we do — never reuse it.
+    if (extraBytes) this.reusable = false;
+    this.#inBody = false;
+    this.exchange = null;
+    this.completed++;
+    ex.onResponseEnd();
+  }
+
+  #fail(ex: UpstreamExchange, failure: Failure, detail: string): void {
+    this.reusable = false;
+    this.exchange = null;
+    this.socket?.destroy();
+    this.#closedNow();
+    ex.onUpstreamError(failure, detail);
+  }
+
+  /** The server ended its side: the end of a close-delimited body, else the connection is gone. */
+  #eof(): void {
+    const ex = this.exchange;
+    if (ex !== null && this.#inBody && this.body.finishAtEof()) {
+      this.reusable = false;
+      this.#complete(ex, false);
+    }
+    this.#gone('server-reset', 'server closed the connection');
+  }
+
+  #gone(failure: Failure, detail: string): void {
+    const ex = this.exchange;
+    this.exchange = null;
+    this.reusable = false;
+    if (this.socket !== null && !this.socket.destroyed) this.socket.destroy();
+    this.#closedNow();
+    // A response cut short (or never started): the exchange decides between retry, 502 and abort.
+    if (ex !== null) ex.onUpstreamError(failure, detail);
+  }
+}
