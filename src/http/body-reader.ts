@@ -173,6 +173,7 @@ export class BodyReader {
           // the same rules as a head's field line: a token name right before the colon
           const c = buf[i]!;
           if (c === 13) return this.#fail('trailer line without a colon');
+          if (c < 32 || c === 127) return this.#fail('control character in trailers');
           if (c === 58) {
             if (!this.#nameStarted) return this.#fail('malformed trailer field name');
             this.#state = TRAILER_VALUE;
