@@ -22,6 +22,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Head and first body bytes are copied into one buffer up to this size; larger bodies are written separately (corked). */
 const COALESCE_BYTES = 16 * 1024;
+/** The server is paused only when this much is queued for the client (see #pauseUpstream). */
+const PAUSE_AT_BYTES = Number(process.env.FP_PAUSE_AT ?? 16384);
 
 /** Serializes a flat [name, value, ...] list as field lines. */
 function fieldLines(fields: readonly string[]): string {
@@ -254,6 +256,10 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     if (!ok) this.#pauseUpstream();
   }
 
+  flushed(): boolean {
+    return this.conn.socket.writableLength === 0;
+  }
+
   onResponseBody(buf: Buffer, start: number, end: number): void {
     if (!this.conn.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.#pauseUpstream();
   }
@@ -264,6 +270,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   #pauseUpstream(): void {
+    if (this.conn.socket.writableLength < PAUSE_AT_BYTES) return;
     this.#upstreamPaused = true;
     this.upstream?.socket?.pause();
   }

@@ -1,7 +1,7 @@
 // Opens server-side connections for both modes: source (address, port) lease (source-ports.ts),
 // connect timeout, socket options, PROXY header. tcp-proxy.ts and http-upstream.ts both call it,
 // so a server connection is made the same way whatever the listener's protocol.
-import { connect, type Socket } from 'node:net';
+import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { FullproxyError } from '../errors.ts';
 import { applySocketOptions } from '../net/socket.ts';
 import type { PoolConfig } from '../config/schema.ts';
@@ -80,23 +80,24 @@ export class PoolConnector implements Connector {
     return this.#proxyProtocol !== 'off';
   }
 
-  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void {
+  /** `onread`: read into caller-provided buffers (http server connections, net/read-buffers.ts). */
+  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts): void {
     const lease = this.#ports.tryLease(server);
-    if (lease !== null) return this.#dial(server, client, lease, 1, cb);
+    if (lease !== null) return this.#dial(server, client, lease, 1, cb, onread);
     // Every (address, port) toward the server is held: queue or reject per source.onExhausted.
     this.#ports.wait(server, (l) => {
       if (l === null) cb(exhausted(server, 'no free source port'), null);
-      else this.#dial(server, client, l, 1, cb);
+      else this.#dial(server, client, l, 1, cb, onread);
     });
   }
 
   /** One connect attempt from `lease`; a port the kernel refuses is skipped for another (bounded). */
-  #dial(server: Server, client: ClientInfo | null, lease: Lease, attempt: number, cb: ConnectCallback): void {
+  #dial(server: Server, client: ClientInfo | null, lease: Lease, attempt: number, cb: ConnectCallback, onread: OnReadOpts | undefined): void {
     const { host, port } = server.endpoint;
     const socket =
       lease.port === 0
-        ? connect({ host, port, allowHalfOpen: true, noDelay: true })
-        : connect({ host, port, localAddress: lease.address, localPort: lease.port, allowHalfOpen: true, noDelay: true });
+        ? connect({ host, port, allowHalfOpen: true, noDelay: true, onread })
+        : connect({ host, port, localAddress: lease.address, localPort: lease.port, allowHalfOpen: true, noDelay: true, onread });
     // The port is ours until the socket is gone, whatever happens to the connection: one release, on 'close'.
     if (lease.port !== 0) socket.once('close', () => lease.release());
     // The PROXY header is the first bytes on the connection; queued now, sent on connect.
@@ -138,7 +139,7 @@ export class PoolConnector implements Connector {
           settle();
           socket.on('error', noop);
           socket.destroy();
-          return this.#dial(server, client, next, attempt + 1, cb);
+          return this.#dial(server, client, next, attempt + 1, cb, onread);
         }
         if (syscall === 'bind' && e.code === 'EADDRNOTAVAIL') {
           return fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: source address ${lease.address} is not an address of this host`, { cause: e }));

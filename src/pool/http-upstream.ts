@@ -197,7 +197,7 @@ export class ServerConnections implements ConnectionOwner {
       }
       conn.attach(socket);
       waiter.onConnection(conn);
-    });
+    }, conn.onread);
   }
 
   /** A connection is gone (closed by either side or destroyed): forget it, let a waiter in. */

@@ -2,7 +2,8 @@
 // head parser and the body framing of the request in flight. It reads responses and hands them to
 // the exchange (http-proxy.ts) that owns it between acquire and release; it never writes to the
 // client itself. One request at a time (no pipelining toward servers, like HAProxy and nginx).
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
+import { giveReadBuffer, takeReadBuffer } from '../net/read-buffers.ts';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from '../http/body-reader.ts';
 import { buildResponseHeaders, type ResponseHead } from '../http/headers.ts';
 import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from '../http/message-head.ts';
@@ -15,6 +16,8 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 export interface UpstreamExchange {
   /** The request was HEAD: the response has no body whatever its headers say. */
   readonly isHead: boolean;
+  /** True when nothing of the bytes handed over so far is still queued (read buffers can be reused). */
+  flushed(): boolean;
   /** Payload receiver when the body must be decoded (HTTP/1.0 client and a chunked response); null forwards bytes as received. */
   readonly sink: BodySink | null;
   /** The final response head; `buf[start, end)` is the first piece of its body when forwarded as is. */
@@ -52,8 +55,14 @@ export class UpstreamConnection {
   /** The response head seen so far when it spans several reads. */
   #partial: Buffer | null = null;
   #inBody = false;
-  /** Bytes the response has moved: the server-idle check compares it between sweeps. */
-  readonly #onData = (chunk: Buffer): void => this.#data(chunk);
+  /** The socket reads into our buffers (connector.ts passes this to net.connect). */
+  readonly onread: OnReadOpts = {
+    buffer: takeReadBuffer,
+    callback: (n: number, buf: Uint8Array): boolean => {
+      this.#read(n, buf as Buffer);
+      return true;
+    },
+  };
   readonly #onEnd = (): void => this.#eof();
   readonly #onClose = (): void => this.#gone('server-reset', 'connection closed');
   readonly #onError = (err: Error): void => this.#gone('server-reset', err.message);
@@ -66,7 +75,6 @@ export class UpstreamConnection {
 
   attach(socket: Socket): void {
     this.socket = socket;
-    socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
     socket.on('error', this.#onError);
@@ -95,6 +103,13 @@ export class UpstreamConnection {
     this.#owner.connectionClosed(this);
   }
 
+  /** One read: handled, then the buffer goes back unless its bytes may still be referenced. */
+  #read(n: number, buf: Buffer): void {
+    const ex = this.exchange;
+    this.#data(n === buf.length ? buf : buf.subarray(0, n));
+    if (ex === null || ex.flushed()) giveReadBuffer(buf);
+  }
+
   #data(chunk: Buffer): void {
     const ex = this.exchange;
     if (ex === null) {
@@ -113,7 +128,8 @@ export class UpstreamConnection {
       const end = findHeadEnd(buf, start);
       if (end < 0) {
         if (buf.length - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
-        this.#partial = start === 0 ? buf : buf.subarray(start);
+        // Copied: the read buffer goes back to the pool.
+        this.#partial = Buffer.from(buf.subarray(start));
         return;
       }
       const head = parseStatusHead(buf, start, end);
