@@ -27,7 +27,7 @@ export type ConnectCallback = (err: FullproxyError | null, socket: Socket | null
 
 export interface Connector {
   /** Calls back exactly once: with a connected socket, or an FP_ERR_CONNECT_* / FP_ERR_SOURCE_EXHAUSTED error (the socket is then destroyed). */
-  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback): void;
+  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts): void;
 }
 
 /**

@@ -3,7 +3,7 @@
 // the exchange (http-proxy.ts) that owns it between acquire and release; it never writes to the
 // client itself. One request at a time (no pipelining toward servers, like HAProxy and nginx).
 import type { OnReadOpts, Socket } from 'node:net';
-import { giveReadBuffer, takeReadBuffer } from '../net/read-buffers.ts';
+import { ReadBuffers } from '../net/read-buffers.ts';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from '../http/body-reader.ts';
 import { buildResponseHeaders, type ResponseHead } from '../http/headers.ts';
 import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from '../http/message-head.ts';
@@ -55,9 +55,10 @@ export class UpstreamConnection {
   /** The response head seen so far when it spans several reads. */
   #partial: Buffer | null = null;
   #inBody = false;
+  readonly #reads = new ReadBuffers();
   /** The socket reads into our buffers (connector.ts passes this to net.connect). */
   readonly onread: OnReadOpts = {
-    buffer: takeReadBuffer,
+    buffer: this.#reads.next,
     callback: (n: number, buf: Uint8Array): boolean => {
       this.#read(n, buf as Buffer);
       return true;
@@ -106,8 +107,8 @@ export class UpstreamConnection {
   /** One read: handled, then the buffer goes back unless its bytes may still be referenced. */
   #read(n: number, buf: Buffer): void {
     const ex = this.exchange;
-    this.#data(n === buf.length ? buf : buf.subarray(0, n));
-    if (ex === null || ex.flushed()) giveReadBuffer(buf);
+    this.#data(this.#reads.own(n, buf));
+    this.#reads.release(buf, ex === null || ex.flushed());
   }
 
   #data(chunk: Buffer): void {
@@ -128,7 +129,7 @@ export class UpstreamConnection {
       const end = findHeadEnd(buf, start);
       if (end < 0) {
         if (buf.length - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
-        // Copied: the read buffer goes back to the pool.
+        // Copied: the read buffer goes back to the free list.
         this.#partial = Buffer.from(buf.subarray(start));
         return;
       }

@@ -1,11 +1,14 @@
 // tcp listeners: one session per client connection — pick a server, connect (retrying another
-// server on failure), pipe both ways with backpressure, propagate half-close (FIN) and reset (RST),
-// release. Data moves through stream.pipe: no per-chunk handler of ours runs (DESIGN §2.5).
+// server on failure), move bytes both ways with backpressure, propagate half-close (FIN) and
+// reset (RST), release.
 //
-//   client ──pipe──▶ server     a FIN from either side is forwarded by pipe's end();
-//   client ◀──pipe── server     the other direction keeps flowing until it ends too.
+//   client ──pipe──▶ server     stream.pipe: no per-chunk code of ours; the client's FIN → end().
+//   client ◀─onread── server    the server socket reads into our buffers (net/read-buffers.ts) and
+//                               one callback per read writes them to the client: no Readable
+//                               stream and no 64 KiB allocation per read (downloads are the bulk).
+//                               The server's FIN → client.end(); the other direction keeps flowing.
 //   error on one side (ECONNRESET, …) → RST on the other (resetAndDestroy).
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import type { ListenerConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Pool } from '../pool/pool.ts';
@@ -18,6 +21,14 @@ import { defaultIdleReset } from '../config/defaults.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
 import { logSessionEnd, type ListenerCounters } from '../listener/counters.ts';
+import { ReadBuffers } from '../net/read-buffers.ts';
+
+const kSession = Symbol('tcpSession');
+
+/** 'drain' of a client socket: one function for all sessions (the socket leads to its session). */
+function onClientDrain(this: Socket): void {
+  (this as Socket & { [kSession]?: TcpSession })[kSession]?.resumeServer();
+}
 
 /**
  * Per-session state that only tcp mode needs, kept beside the shared Session record. It is the
@@ -35,10 +46,31 @@ class TcpSession implements SessionOwner {
   clientClosed = false;
   serverClosed = false;
   finished = false;
+  /** The server socket is paused until the client drains. */
+  waitingDrain = false;
+  readonly reads = new ReadBuffers();
+  readonly onread: OnReadOpts;
 
   constructor(proxy: TcpProxy, info: ClientInfo) {
     this.proxy = proxy;
     this.info = info;
+    this.onread = { buffer: this.reads.next, callback: (n: number, buf: Uint8Array): boolean => this.fromServer(n, buf as Buffer) };
+  }
+
+  /** One read from the server: to the client; false pauses the server socket (backpressure). */
+  fromServer(n: number, buf: Buffer): boolean {
+    const client = this.session.client;
+    const ok = client.write(this.reads.own(n, buf));
+    this.reads.release(buf, client.writableLength === 0);
+    if (ok || client.destroyed) return true;
+    this.waitingDrain = true;
+    return false;
+  }
+
+  resumeServer(): void {
+    if (!this.waitingDrain) return;
+    this.waitingDrain = false;
+    this.session.server?.resume();
   }
 
   terminate(_session: Session, reason: EndReason, reset: boolean): void {
@@ -103,7 +135,7 @@ export class TcpProxy {
     session.state = 'connecting';
     session.serverAddress = server.address;
     server.holdConnection();
-    this.#connector.connect(server, ts.info, (err, socket) => this.#onConnected(ts, server, err, socket));
+    this.#connector.connect(server, ts.info, (err, socket) => this.#onConnected(ts, server, err, socket), ts.onread);
   }
 
   #onConnected(ts: TcpSession, server: Server, err: FullproxyError | null, socket: Socket | null): void {
@@ -144,13 +176,17 @@ export class TcpProxy {
     session.sourcePort = socket.localPort ?? null;
     session.state = 'established';
     socket.on('error', (e: NodeJS.ErrnoException) => this.#onServerError(ts, e));
-    socket.on('end', () => this.#setReason(ts, 'server-close'));
+    socket.on('end', () => {
+      this.#setReason(ts, 'server-close');
+      session.client.end(); // the server's FIN, forwarded after what is queued
+    });
     socket.on('close', () => {
       ts.serverClosed = true;
       if (ts.clientClosed) this.#finish(ts);
     });
+    (session.client as Socket & { [kSession]?: TcpSession })[kSession] = ts;
+    session.client.on('drain', onClientDrain);
     session.client.pipe(socket);
-    socket.pipe(session.client);
     session.client.resume();
   }
 
