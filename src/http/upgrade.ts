@@ -69,8 +69,7 @@ export class UpgradeTunnel {
     server.sessionsTotal++;
     this.upstream = socket;
     this.state.session.server = socket;
-    this.state.session.sourceAddress = socket.localAddress ?? null;
-    this.state.session.sourcePort = socket.localPort ?? null;
+    if (this.ctx.access) this.state.session.rememberSource();
     socket.on('error', () => this.#teardown(true));
     socket.on('close', () => this.#teardown(false));
     socket.write(requestHead);

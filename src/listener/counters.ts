@@ -22,7 +22,7 @@ export function logSessionEnd(log: Logger, s: Session): void {
       client: `${s.clientAddress}:${s.clientPort}`,
       pool: s.pool,
       server: s.serverAddress,
-      source: s.sourceAddress === null ? null : `${s.sourceAddress}:${s.sourcePort}`,
+      source: s.source,
       bytesIn: s.bytesIn,
       bytesOut: s.bytesOut,
       requests: s.protocol === 'http' ? s.requests : undefined,

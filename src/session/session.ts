@@ -58,12 +58,11 @@ export class Session {
   /** "host:port" of the server (tcp), or of the last server a request went to (http). */
   serverAddress: string | null = null;
   pool: string | null = null;
-  sourceAddress: string | null = null;
-  sourcePort: number | null = null;
   requests = 0;
   endReason: EndReason | null = null;
   lastClientActivity: number;
   lastServerActivity: number;
+  #source: string | null = null;
   #clientBytes = 0;
   #serverBytes = 0;
 
@@ -113,6 +112,20 @@ export class Session {
     return this.timeouts.clientIdle > 0 && now - this.lastClientActivity >= this.timeouts.clientIdle;
   }
 
+  /** "address:port" the server connection leaves from, read when asked (a getsockname per
+   *  session saved on the data path: bench S2). Null when there is no server socket. */
+  get source(): string | null {
+    if (this.#source !== null) return this.#source;
+    const s = this.server;
+    if (s === null || s.localAddress === undefined) return null;
+    return `${s.localAddress}:${s.localPort}`;
+  }
+
+  /** Keeps the source for after the server socket is gone (the access log's session-end line). */
+  rememberSource(): void {
+    this.#source = this.source;
+  }
+
   /** The row of GET /api/v1/sessions (SPEC: like `ipvsadm -L -n -c`). */
   toJSON(now: number = Date.now()): Record<string, unknown> {
     return {
@@ -122,7 +135,7 @@ export class Session {
       client: `${this.clientAddress}:${this.clientPort}`,
       pool: this.pool,
       server: this.serverAddress,
-      source: this.sourceAddress === null ? null : `${this.sourceAddress}:${this.sourcePort}`,
+      source: this.source,
       state: this.state,
       requests: this.requests,
       idleMs: now - this.lastActivity,
