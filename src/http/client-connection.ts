@@ -12,6 +12,7 @@ import type { ServerConnections } from '../pool/http-upstream.ts';
 import type { Session, EndReason, SessionOwner } from '../session/session.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import { BodyReader } from './body-reader.ts';
+import { ByteBuffer } from '../net/byte-buffer.ts';
 import { logSessionEnd } from '../listener/counters.ts';
 import { findHeadEnd, hasBareLfHeadEnd, isHeadError, parseRequestHead, skipEmptyLines } from './message-head.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
@@ -49,7 +50,7 @@ export class HttpConnection implements SessionOwner {
   clientEnded = false;
   closed = false;
   /** Unparsed bytes: a partial head, or the next pipelined request(s). */
-  #buf: Buffer | null = null;
+  readonly #in = new ByteBuffer();
   #scanFrom = 0;
   #pause = 0;
   #parsing = false;
@@ -100,14 +101,13 @@ export class HttpConnection implements SessionOwner {
       if (e >= 0 && e < chunk.length) this.#stash(chunk.subarray(e));
       return;
     }
-    this.#buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#in.append(chunk);
     this.#parse();
   }
 
   /** Bytes of a request after the one in flight: kept, and reading paused once they fill a head's worth. */
   #stash(bytes: Buffer): void {
-    this.#buf = this.#buf === null ? bytes : Buffer.concat([this.#buf, bytes]);
-    if (this.#buf.length >= this.ctx.maxHeaderBytes) this.pauseReading(PAUSE_PIPELINE);
+    if (this.#in.append(bytes).length >= this.ctx.maxHeaderBytes) this.pauseReading(PAUSE_PIPELINE);
   }
 
   /** Parses buffered requests while nothing is in flight (a loop, not recursion, for pipelines). */
@@ -120,28 +120,32 @@ export class HttpConnection implements SessionOwner {
     do {
       this.#reparse = false;
       this.#parseOne();
-    } while (this.#reparse && this.current === null && this.#buf !== null && !this.closed);
+    } while (this.#reparse && this.current === null && this.#in.bytes !== null && !this.closed);
     this.#parsing = false;
   }
 
   #parseOne(): void {
-    let buf = this.#buf!;
+    let buf = this.#in.bytes;
+    if (buf === null) return;
     if (this.#scanFrom === 0) {
       const skip = skipEmptyLines(buf, 0);
-      if (skip > 0) buf = buf.subarray(skip);
+      if (skip > 0) {
+        this.#in.consume(skip);
+        buf = this.#in.bytes;
+        if (buf === null) return;
+      }
     }
     const end = findHeadEnd(buf, this.#scanFrom);
     const limit = this.ctx.maxHeaderBytes;
     if (end < 0) {
       if (buf.length > limit) return this.#reject('header-too-large', 'request head too large');
       if (hasBareLfHeadEnd(buf)) return this.#reject('bad-request', 'bare LF line end');
-      this.#buf = buf.length === 0 ? null : buf;
       this.#scanFrom = Math.max(0, buf.length - 3);
       return;
     }
     if (end > limit) return this.#reject('header-too-large', 'request head too large');
     this.#scanFrom = 0;
-    this.#buf = end < buf.length ? buf.subarray(end) : null;
+    this.#in.consume(end);
     const head = parseRequestHead(buf, 0, end);
     if (isHeadError(head)) return this.#reject(head.tooLarge ? 'header-too-large' : 'bad-request', head.error);
     this.setDeadline(NO_DEADLINE, 0);
@@ -151,9 +155,9 @@ export class HttpConnection implements SessionOwner {
     this.current = pr;
     // Body bytes that came with the head are framed (and buffered) before a server is picked,
     // so a new server connection gets head and body in one write.
-    const rest = this.#buf;
+    const rest = this.#in.bytes;
     if (rest !== null && pr.readingBody) {
-      this.#buf = null;
+      this.#in.clear();
       const e = pr.onRequestBody(rest, 0, rest.length);
       if (e < 0) return;
       if (e < rest.length) this.#stash(rest.subarray(e));
@@ -163,7 +167,7 @@ export class HttpConnection implements SessionOwner {
 
   /** A malformed or oversized request: the status, then close; nothing reaches a server. */
   #reject(failure: Failure, reason: string): void {
-    this.#buf = null;
+    this.#in.clear();
     if (this.session.endReason === null) this.session.endReason = 'client-error';
     this.ctx.log.info({ listener: this.ctx.name, client: this.info.clientAddress, reason }, 'bad request');
     this.setDeadline(NO_DEADLINE, 0);
@@ -172,8 +176,8 @@ export class HttpConnection implements SessionOwner {
 
   #startTunnel(pr: ProxyRequest): void {
     this.socket.removeListener('data', this.#onData);
-    const rest = this.#buf ?? Buffer.alloc(0);
-    this.#buf = null;
+    const rest = this.#in.bytes ?? Buffer.alloc(0);
+    this.#in.clear();
     this.tunnel = new UpgradeTunnel(pr, this.socket, rest, this, this.ctx);
     this.tunnel.start();
   }
@@ -192,7 +196,7 @@ export class HttpConnection implements SessionOwner {
       return;
     }
     this.resumeReading(PAUSE_FOR_SERVER | PAUSE_BACKPRESSURE | PAUSE_PIPELINE);
-    if (this.#buf !== null) {
+    if (this.#in.bytes !== null) {
       this.setDeadline(HEAD_DEADLINE, this.ctx.requestHeadersTimeout);
       this.#parse();
     } else {
@@ -203,7 +207,7 @@ export class HttpConnection implements SessionOwner {
 
   /** Drain: a connection between requests is closed now; a busy one after its response. */
   closeIfIdle(): void {
-    if (this.current === null && this.tunnel === null && this.#buf === null && !this.closed) closeSocket(this.socket);
+    if (this.current === null && this.tunnel === null && this.#in.bytes === null && !this.closed) closeSocket(this.socket);
   }
 
   #end(): void {

@@ -4,6 +4,7 @@
 // client itself. One request at a time (no pipelining toward servers, like HAProxy and nginx).
 import type { OnReadOpts, Socket } from 'node:net';
 import { ReadBuffers } from '../net/read-buffers.ts';
+import { ByteBuffer } from '../net/byte-buffer.ts';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from '../http/body-reader.ts';
 import { buildResponseHeaders, type ResponseHead } from '../http/headers.ts';
 import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from '../http/message-head.ts';
@@ -53,8 +54,9 @@ export class UpstreamConnection {
   exchange: UpstreamExchange | null = null;
   readonly body = new BodyReader();
   /** The response head seen so far when it spans several reads. */
-  #partial: Buffer | null = null;
+  readonly #partial = new ByteBuffer();
   #inBody = false;
+  #scanFrom = 0;
   readonly #reads = new ReadBuffers();
   /** The socket reads into our buffers (connector.ts passes this to net.connect). */
   readonly onread: OnReadOpts = {
@@ -86,7 +88,8 @@ export class UpstreamConnection {
   begin(exchange: UpstreamExchange): void {
     this.exchange = exchange;
     this.reusable = true;
-    this.#partial = null;
+    this.#partial.clear();
+    this.#scanFrom = 0;
     this.#inBody = false;
   }
 
@@ -119,18 +122,20 @@ export class UpstreamConnection {
       return;
     }
     if (this.#inBody) return this.#body(ex, chunk, 0);
-    let buf = chunk;
-    if (this.#partial !== null) {
-      buf = Buffer.concat([this.#partial, chunk]);
-      this.#partial = null;
-    }
+    // Partial heads are kept in our own memory (the read buffer goes back to the free list).
+    const buf = this.#partial.length === 0 ? chunk : this.#partial.append(chunk);
     let start = 0;
+    // A head arriving in pieces is searched from where the last search stopped, not from its start.
+    let from = this.#scanFrom;
+    this.#scanFrom = 0;
     for (;;) {
-      const end = findHeadEnd(buf, start);
+      const end = findHeadEnd(buf, start + from);
+      from = 0;
       if (end < 0) {
         if (buf.length - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
-        // Copied: the read buffer goes back to the free list.
-        this.#partial = Buffer.from(buf.subarray(start));
+        this.#scanFrom = Math.max(0, buf.length - start - 3);
+        if (buf !== chunk) this.#partial.consume(start);
+        else this.#partial.append(Buffer.from(buf.subarray(start)));
         return;
       }
       const head = parseStatusHead(buf, start, end);
@@ -141,6 +146,7 @@ export class UpstreamConnection {
         start = end;
         continue;
       }
+      this.#partial.clear(); // `buf` keeps the bytes for the body read below
       const info = buildResponseHeaders(head.fields);
       let mode: BodyMode;
       if (ex.isHead || head.status === 204 || head.status === 304) mode = NONE;
