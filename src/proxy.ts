@@ -8,7 +8,7 @@ import { PoolConnector, type SourcePortStats } from './pool/connector.ts';
 import { SessionTable } from './session/session-table.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { HttpListener } from './http/http-listener.ts';
-import { ServerConnections } from './pool/http-upstream.ts';
+import { ServerConnections } from './http/http-upstream.ts';
 import type { Server } from './pool/server.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';

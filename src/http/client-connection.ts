@@ -8,7 +8,7 @@
 // idle) sits on the session and the session table's one sweep calls onDeadline when it passes.
 import type { Socket } from 'node:net';
 import type { ClientInfo } from '../pool/connector.ts';
-import type { ServerConnections } from '../pool/http-upstream.ts';
+import type { ServerConnections } from './http-upstream.ts';
 import type { Session, EndReason, SessionOwner } from '../session/session.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import { BodyReader } from './body-reader.ts';

@@ -9,7 +9,7 @@ import type { ProtocolHandler } from '../listener/listener.ts';
 import type { ClientInfo, PoolConnector } from '../pool/connector.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
-import type { ServerConnections } from '../pool/http-upstream.ts';
+import type { ServerConnections } from './http-upstream.ts';
 import type { SessionTable } from '../session/session-table.ts';
 import type { SessionTimeouts } from '../session/session.ts';
 import type { ProxyRequest } from './http-proxy.ts';

@@ -6,8 +6,8 @@
 // the first body bytes ride in the same write.
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
-import type { ConnectionWaiter } from '../pool/http-upstream.ts';
-import type { UpstreamConnection, UpstreamExchange } from '../pool/upstream-connection.ts';
+import type { ConnectionWaiter } from './http-upstream.ts';
+import type { UpstreamConnection, UpstreamExchange } from './upstream-connection.ts';
 import type { FullproxyError } from '../errors.ts';
 import type { HttpConnection } from './client-connection.ts';
 import type { HttpListenerContext } from './http-listener.ts';

@@ -5,10 +5,10 @@
 import type { OnReadOpts, Socket } from 'node:net';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
-import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from '../http/body-reader.ts';
-import { buildResponseHeaders, type ResponseHead } from '../http/headers.ts';
-import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from '../http/message-head.ts';
-import type { Failure } from '../http/status.ts';
+import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
+import { buildResponseHeaders, type ResponseHead } from './headers.ts';
+import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from './message-head.ts';
+import type { Failure } from './status.ts';
 
 /** A response head larger than this is a bad response (nginx's default large buffer is 8–32 KiB). */
 const MAX_RESPONSE_HEAD = 64 * 1024;

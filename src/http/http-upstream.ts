@@ -12,8 +12,8 @@
 import type { PoolConfig } from '../config/schema.ts';
 import type { FullproxyError } from '../errors.ts';
 import { clock } from '../util/clock.ts';
-import type { ClientInfo, PoolConnector } from './connector.ts';
-import type { Server } from './server.ts';
+import type { ClientInfo, PoolConnector } from '../pool/connector.ts';
+import type { Server } from '../pool/server.ts';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
 
 export { UpstreamConnection } from './upstream-connection.ts';
