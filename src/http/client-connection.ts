@@ -167,11 +167,32 @@ export class HttpConnection implements SessionOwner {
 
   /** A malformed or oversized request: the status, then close; nothing reaches a server. */
   #reject(failure: Failure, reason: string): void {
-    this.#in.clear();
     if (this.session.endReason === null) this.session.endReason = 'client-error';
     this.ctx.log.info({ listener: this.ctx.name, client: this.info.clientAddress, reason }, 'bad request');
-    this.setDeadline(NO_DEADLINE, 0);
+    this.#stopReading();
     sendRawFailure(this.socket, failure);
+  }
+
+  /**
+   * Once the connection is to close, nothing more it carries is a request (RFC 9112 §9.6): bytes
+   * already buffered or still arriving — the rest of a body the server answered early, a request
+   * sent after `Connection: close` — are read and dropped, never parsed.
+   */
+  #stopReading(): void {
+    this.socket.removeListener('data', this.#onData);
+    this.socket.on('data', noop);
+    // Keep reading (and dropping): unread bytes at close would make the kernel send RST, which
+    // can destroy the response before the client has read it.
+    this.#pause = 0;
+    this.socket.resume();
+    this.#in.clear();
+    this.setDeadline(NO_DEADLINE, 0);
+  }
+
+  /** FIN after the queued response (`stop`: reading ends now too). */
+  #finishWith(stop: boolean): void {
+    if (stop) this.#stopReading();
+    closeSocket(this.socket);
   }
 
   #startTunnel(pr: ProxyRequest): void {
@@ -191,8 +212,7 @@ export class HttpConnection implements SessionOwner {
     this.ctx.requestDone(pr, this);
     if (this.closed) return;
     if (!keepAlive || this.clientEnded) {
-      this.setDeadline(NO_DEADLINE, 0);
-      closeSocket(this.socket);
+      this.#finishWith(true);
       return;
     }
     this.resumeReading(PAUSE_FOR_SERVER | PAUSE_BACKPRESSURE | PAUSE_PIPELINE);
@@ -201,13 +221,13 @@ export class HttpConnection implements SessionOwner {
       this.#parse();
     } else {
       this.setDeadline(KEEP_ALIVE_DEADLINE, this.ctx.keepAliveTimeout);
-      if (this.ctx.draining) closeSocket(this.socket);
+      if (this.ctx.draining) this.#finishWith(true);
     }
   }
 
   /** Drain: a connection between requests is closed now; a busy one after its response. */
   closeIfIdle(): void {
-    if (this.current === null && this.tunnel === null && this.#in.bytes === null && !this.closed) closeSocket(this.socket);
+    if (this.current === null && this.tunnel === null && this.#in.bytes === null && !this.closed) this.#finishWith(true);
   }
 
   #end(): void {
@@ -251,7 +271,7 @@ export class HttpConnection implements SessionOwner {
       this.#reject('request-timeout', 'request head not received in time');
     } else if (kind === KEEP_ALIVE_DEADLINE) {
       if (session.endReason === null) session.endReason = 'idle-close';
-      closeSocket(this.socket);
+      this.#finishWith(true);
     } else if (kind === REQUEST_DEADLINE) {
       this.current?.onDeadline(now);
     }

@@ -14,6 +14,8 @@ const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-
 
 const VIA = '1.1 fullproxy';
 const DIGITS = /^[0-9]+$/;
+/** Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986): an IP literal or a reg-name; no userinfo. */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,])timeout\s*=\s*(\d+)/i;
 
 /** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
@@ -107,6 +109,8 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     out.push(name, value);
   }
   if (hosts !== 1) return bad(hosts === 0 ? 'no Host header' : 'more than one Host header');
+  // RFC 9112 §3.2: an invalid Host value is a 400, not something to route on.
+  if (!HOST_VALUE.test(host)) return bad('malformed Host header');
   if (te !== null) {
     if (httpVersion === '1.0') return bad('Transfer-Encoding in HTTP/1.0');
     if (te.toLowerCase() !== 'chunked') return bad('Transfer-Encoding other than chunked');

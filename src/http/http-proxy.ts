@@ -105,7 +105,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   start(): void {
     const { ctx, conn } = this;
-    const pool = ctx.pools.get(ctx.router.match(this.host, this.target));
+    const pool = ctx.pools.get(ctx.router.route(this.host, this.target));
     if (pool === undefined) return this.#fail('no-server');
     this.pool = pool;
     conn.session.pool = pool.name;

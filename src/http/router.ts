@@ -17,6 +17,18 @@ export class Router {
     this.#routes = cfg.routes.map((r) => ({ host: r.host?.toLowerCase() ?? null, pathPrefix: r.pathPrefix ?? null, pool: r.pool }));
   }
 
+  /**
+   * The pool for a request. An absolute-form target (`GET http://host/path`) names the host itself
+   * and it wins over the Host header (RFC 9112 §3.2.2); routes then see its path.
+   */
+  route(host: string, target: string): string {
+    if (target.charCodeAt(0) === 47 /* / */) return this.match(host, target);
+    const scheme = target.indexOf('://');
+    if (scheme < 0) return this.match(host, target);
+    const slash = target.indexOf('/', scheme + 3);
+    return this.match(target.slice(scheme + 3, slash < 0 ? target.length : slash), slash < 0 ? '/' : target.slice(slash));
+  }
+
   /** `host` is the Host header as received (may carry a port); `path` the request target. */
   match(host: string | undefined, path: string): string {
     if (this.#routes.length === 0) return this.#default;

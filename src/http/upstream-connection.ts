@@ -138,6 +138,7 @@ export class UpstreamConnection {
         else this.#partial.append(Buffer.from(buf.subarray(start)));
         return;
       }
+      if (end - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
       const head = parseStatusHead(buf, start, end);
       if (isHeadError(head)) return this.#fail(ex, 'bad-response', head.error);
       if (head.status < 200) {
