@@ -13,7 +13,7 @@ import type { HttpConnection } from './client-connection.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import type { RequestLine, StatusLine } from './message-head.ts';
 import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
-import { buildRequestHeaders, type RequestHead, type ResponseHead } from './headers.ts';
+import { buildRequestHeaders, buildResponseHeaders, type RequestHead, type ResponseHead } from './headers.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './client-connection.ts';
@@ -222,6 +222,16 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   // ---- response (UpstreamExchange) ----
+
+  /**
+   * 1xx from the server: forwarded to HTTP/1.1 clients (RFC 9110 §15.2: 103 Early Hints, 102),
+   * never to HTTP/1.0 ones. 100 Continue is not: the proxy answers Expect itself and strips it.
+   */
+  onInformational(head: StatusLine): void {
+    if (this.minor === 0 || head.status === 100 || this.done) return;
+    const text = `HTTP/1.1 ${head.status} ${head.reason}\r\n${fieldLines(buildResponseHeaders(head.fields).headers)}\r\n`;
+    if (!this.conn.socket.write(text, 'latin1')) this.#pauseUpstream();
+  }
 
   onResponseHead(head: StatusLine, info: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void {
     const conn = this.conn;

@@ -21,6 +21,8 @@ export interface UpstreamExchange {
   flushed(): boolean;
   /** Payload receiver when the body must be decoded (HTTP/1.0 client and a chunked response); null forwards bytes as received. */
   readonly sink: BodySink | null;
+  /** An informational (1xx) response other than 101, before the final one. */
+  onInformational(head: StatusLine): void;
   /** The final response head; `buf[start, end)` is the first piece of its body when forwarded as is. */
   onResponseHead(head: StatusLine, info: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void;
   /** More body bytes as received (only when `sink` is null). */
@@ -142,8 +144,10 @@ export class UpstreamConnection {
       const head = parseStatusHead(buf, start, end);
       if (isHeadError(head)) return this.#fail(ex, 'bad-response', head.error);
       if (head.status < 200) {
-        // 1xx (100 Continue, 103 Early Hints) are not forwarded; 101 needs a tunnel, which pooled connections never are.
+        // 101 needs a tunnel, which pooled connections never are; the rest goes to the exchange.
         if (head.status === 101) return this.#fail(ex, 'bad-response', 'unexpected 101 Switching Protocols');
+        ex.onInformational(head);
+        if (this.exchange !== ex) return;
         start = end;
         continue;
       }
