@@ -19,18 +19,8 @@ import { closeSocket, resetSocket } from '../net/socket.ts';
 import { ProxyRequest } from './http-proxy.ts';
 import { sendRawFailure, type Failure } from './status.ts';
 import { UpgradeTunnel } from './upgrade.ts';
+import { HEAD_DEADLINE, KEEP_ALIVE_DEADLINE, NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, PAUSE_PIPELINE, REQUEST_DEADLINE } from './connection-states.ts';
 
-/** What the session deadline currently guards. */
-export const NO_DEADLINE = 0;
-export const HEAD_DEADLINE = 1;
-export const KEEP_ALIVE_DEADLINE = 2;
-/** The request in flight owns the deadline (response / server-idle timeouts). */
-export const REQUEST_DEADLINE = 3;
-
-/** Why reading from the client is paused (several can hold at once). */
-export const PAUSE_FOR_SERVER = 1; // the request waits for a server connection
-export const PAUSE_BACKPRESSURE = 2; // the server connection is not taking the body fast enough
-const PAUSE_PIPELINE = 4; // the next request is buffered; it waits for this response
 
 export class HttpConnection implements SessionOwner {
   readonly socket: Socket;

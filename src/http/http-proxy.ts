@@ -16,7 +16,7 @@ import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from
 import { buildRequestHeaders, buildResponseHeaders, type RequestHead, type ResponseHead } from './headers.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
-import { PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './client-connection.ts';
+import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -247,7 +247,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     if (mode !== NONE) {
       this.#seenBytes = this.upstream!.socket!.bytesRead;
       conn.setDeadline(REQUEST_DEADLINE, this.pool!.config.timeouts.serverIdle);
-    } else conn.setDeadline(0, 0);
+    } else conn.setDeadline(NO_DEADLINE, 0);
     const n = end - start;
     let ok: boolean;
     if (n === 0) ok = conn.socket.write(text, 'latin1');
