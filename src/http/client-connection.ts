@@ -158,7 +158,7 @@ export class HttpConnection implements SessionOwner {
   /** A malformed or oversized request: the status, then close; nothing reaches a server. */
   #reject(failure: Failure, reason: string): void {
     if (this.session.endReason === null) this.session.endReason = 'client-error';
-    this.ctx.log.info({ listener: this.ctx.name, client: this.info.clientAddress, reason }, 'bad request');
+    this.ctx.log.info({ client: this.info.clientAddress, reason }, 'bad request'); // the logger carries the listener
     this.#stopReading();
     sendRawFailure(this.socket, failure);
   }

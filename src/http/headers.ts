@@ -1,5 +1,4 @@
-// Request and response header copying in one pass over the parsed field list (flat
-// [name, value, ...]): RFC 9112 framing checks (duplicate Host, TE in HTTP/1.0, TE other than
+// Request header copying in one pass over the parsed field list (flat [name, value, ...]): RFC 9112 framing checks (duplicate Host, TE in HTTP/1.0, TE other than
 // plain chunked, CL+TE, conflicting CL), hop-by-hop stripping (RFC 9110 §7.6.1, and every name
 // listed in Connection), then the headers the proxy adds (X-Forwarded-*, Via) — added after
 // stripping, so nothing named in Connection can remove them (SPEC "Decisions"). The same pass
@@ -12,11 +11,11 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 /** Headers the proxy sets itself on the way to the server. */
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'expect']);
 
-const VIA = '1.1 fullproxy';
+/** Our Via entry (RFC 9110 §7.6.3). */
+export const VIA = '1.1 fullproxy';
 const DIGITS = /^[0-9]+$/;
 /** Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986): an IP literal or a reg-name; no userinfo. */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
-const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,])timeout\s*=\s*(\d+)/i;
 
 /** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
 interface ConnectionOptions {
@@ -140,62 +139,4 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
 
 function bad(error: string): RequestHead {
   return { headers: null, error, hasBody: false, chunked: false, contentLength: 0, host: '', close: true, upgrade: null, expectContinue: false };
-}
-
-export interface ResponseHead {
-  /** Flat [name, value, ...] for the client: hop-by-hop dropped, Via added. */
-  headers: string[];
-  /** Content-Length, -1 when absent, -2 when malformed, conflicting, or beside Transfer-Encoding. */
-  contentLength: number;
-  /** Transfer-Encoding present: `chunked` says whether chunked is its final coding. */
-  transferEncoding: boolean;
-  chunked: boolean;
-  close: boolean;
-  keepAlive: boolean;
-  /** Keep-Alive: timeout=N from the server, in ms (0 = not given). */
-  keepAliveTimeoutMs: number;
-}
-
-/** Response headers for the client, from the server's field list. */
-export function buildResponseHeaders(raw: readonly string[]): ResponseHead {
-  const conn = connectionOptions(raw);
-  const named = conn.named;
-  const out: string[] = [];
-  let via: string | null = null;
-  let contentLength = -1;
-  let te: string | null = null;
-  let keepAliveTimeoutMs = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1]!;
-    const lower = name.toLowerCase();
-    switch (lower) {
-      case 'content-length': {
-        const n = DIGITS.test(value) ? Number(value) : -2;
-        contentLength = contentLength === -1 || contentLength === n ? n : -2;
-        if (!Number.isSafeInteger(contentLength)) contentLength = -2;
-        break; // end-to-end: passed on (dropped below when Transfer-Encoding overrides it)
-      }
-      case 'transfer-encoding':
-        te = te === null ? value : `${te}, ${value}`;
-        continue;
-      case 'via':
-        via = via === null ? value : `${via}, ${value}`;
-        continue;
-      case 'keep-alive': {
-        const m = KEEP_ALIVE_TIMEOUT.exec(value);
-        if (m !== null) keepAliveTimeoutMs = Number(m[1]) * 1000;
-        continue;
-      }
-    }
-    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) continue;
-    out.push(name, value);
-  }
-  const chunked = te !== null && /(?:^|,)[ \t]*chunked[ \t]*$/i.test(te);
-  // Both framings at once: a server that frames ambiguously is not trusted with the connection
-  // (RFC 9112 §6.3 lets TE win; we refuse, like undici, and never reuse that connection).
-  if (te !== null && contentLength !== -1) contentLength = -2;
-
-  out.push('via', via === null ? VIA : `${via}, ${VIA}`);
-  return { headers: out, contentLength, transferEncoding: te !== null, chunked, close: conn.close, keepAlive: conn.keepAlive, keepAliveTimeoutMs };
 }

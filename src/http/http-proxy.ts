@@ -11,9 +11,10 @@ import type { UpstreamConnection, UpstreamExchange } from './upstream-connection
 import type { FullproxyError } from '../errors.ts';
 import type { HttpConnection } from './client-connection.ts';
 import type { HttpListenerContext } from './http-listener.ts';
-import type { RequestLine, StatusLine } from './message-head.ts';
+import type { RequestLine } from './message-head.ts';
 import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
-import { buildRequestHeaders, buildResponseHeaders, type RequestHead, type ResponseHead } from './headers.ts';
+import { buildRequestHeaders, VIA, type RequestHead } from './headers.ts';
+import type { ResponseHead } from './response-head.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
@@ -24,6 +25,16 @@ const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const COALESCE_BYTES = 16 * 1024;
 /** The server is paused only when this much is queued for the client (see #pauseUpstream). */
 const PAUSE_AT_BYTES = Number(process.env.FP_PAUSE_AT ?? 16384);
+
+const TE_CHUNKED = 'transfer-encoding: chunked\r\n';
+const CONN_CLOSE = 'connection: close\r\n';
+const CONN_KEEP_ALIVE = 'connection: keep-alive\r\n';
+const VIA_LINE = `via: ${VIA}\r\n`;
+
+/** Via for the client: the server's values (joined) then ours. */
+function viaLine(head: ResponseHead): string {
+  return head.via === null ? VIA_LINE : `via: ${head.via}, ${VIA}\r\n`;
+}
 
 /** Serializes a flat [name, value, ...] list as field lines. */
 function fieldLines(fields: readonly string[]): string {
@@ -227,39 +238,39 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
    * 1xx from the server: forwarded to HTTP/1.1 clients (RFC 9110 §15.2: 103 Early Hints, 102),
    * never to HTTP/1.0 ones. 100 Continue is not: the proxy answers Expect itself and strips it.
    */
-  onInformational(head: StatusLine): void {
+  onInformational(head: ResponseHead): void {
     if (this.minor === 0 || head.status === 100 || this.done) return;
-    const text = `HTTP/1.1 ${head.status} ${head.reason}\r\n${fieldLines(buildResponseHeaders(head.fields).headers)}\r\n`;
-    if (!this.conn.socket.write(text, 'latin1')) this.#pauseUpstream();
+    const extra = viaLine(head) + '\r\n';
+    const out = Buffer.allocUnsafe(head.byteLength(extra));
+    head.writeTo(out, 0, extra);
+    if (!this.conn.socket.write(out)) this.#pauseUpstream();
   }
 
-  onResponseHead(head: StatusLine, info: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void {
+  onResponseHead(head: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void {
     const conn = this.conn;
     this.responseStarted = true;
     this.status = head.status;
     // A request body still arriving cannot be resynchronised after an early response: close after it.
     if (mode === UNTIL_CLOSE || (mode === CHUNKED && this.minor === 0) || this.readingBody || conn.clientEnded || this.ctx.draining) this.keepAlive = false;
-    let extra = '';
-    if (mode === CHUNKED && this.minor === 1) extra = 'transfer-encoding: chunked\r\n';
-    if (!this.keepAlive) extra += 'connection: close\r\n';
-    else if (this.minor === 0) extra += 'connection: keep-alive\r\n';
-    const text = `HTTP/1.1 ${head.status} ${head.reason}\r\n${fieldLines(info.headers)}${extra}\r\n`;
+    const extra = (mode === CHUNKED && this.minor === 1 ? TE_CHUNKED : '') + (!this.keepAlive ? CONN_CLOSE : this.minor === 0 ? CONN_KEEP_ALIVE : '') + viaLine(head) + '\r\n';
     if (mode !== NONE) {
       this.#seenBytes = this.upstream!.socket!.bytesRead;
       conn.setDeadline(REQUEST_DEADLINE, this.pool!.config.timeouts.serverIdle);
     } else conn.setDeadline(NO_DEADLINE, 0);
     const n = end - start;
+    const headBytes = head.byteLength(extra);
     let ok: boolean;
-    if (n === 0) ok = conn.socket.write(text, 'latin1');
-    else if (n <= COALESCE_BYTES) {
-      // One write, one syscall: head and the first body bytes in a single buffer.
-      const out = Buffer.allocUnsafe(text.length + n);
-      out.write(text, 0, 'latin1');
-      buf.copy(out, text.length, start, end);
+    if (n <= COALESCE_BYTES) {
+      // One buffer, one write, one syscall: the head and the first body bytes.
+      const out = Buffer.allocUnsafe(headBytes + n);
+      const o = head.writeTo(out, 0, extra);
+      if (n > 0) buf.copy(out, o, start, end);
       ok = conn.socket.write(out);
     } else {
+      const out = Buffer.allocUnsafe(headBytes);
+      head.writeTo(out, 0, extra);
       conn.socket.cork();
-      conn.socket.write(text, 'latin1');
+      conn.socket.write(out);
       ok = conn.socket.write(buf.subarray(start, end));
       conn.socket.uncork();
     }

@@ -1,4 +1,4 @@
-// HTTP/1.1 message heads (request line or status line, then field lines) parsed from raw socket
+// HTTP/1.1 request heads (request line, then field lines) parsed from raw socket
 // bytes, strictly per RFC 9112: CRLF line ends only (a bare LF or CR is an error, not a line end),
 // no obs-fold, no whitespace between a field name and its colon, field names are tokens, field
 // values hold no control characters. Everything a lenient parser would "repair" is refused, since
@@ -6,6 +6,7 @@
 //
 // The head is decoded once as latin1 (one byte per char, so offsets match the bytes) and cut
 // with indexOf; the result keeps the names as sent, flat [name, value, ...] like Node's rawHeaders.
+// (Server response heads are checked on their bytes instead: response-head.ts.)
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 const LF_LF = Buffer.from('\n\n');
@@ -16,8 +17,6 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /** request-target: visible characters (and obs-text, as nginx and HAProxy accept UTF-8 bytes there). */
 const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
-/** reason-phrase: HTAB, SP, VCHAR, obs-text. */
-const REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** More field lines than this is refused like an oversized head (HAProxy's default is 101). */
 export const MAX_FIELDS = 128;
@@ -46,13 +45,6 @@ export interface RequestLine {
   /** Minor version: HTTP/1.0 or HTTP/1.1. */
   minor: 0 | 1;
   /** Flat [name, value, ...], names as sent, values without surrounding whitespace. */
-  fields: string[];
-}
-
-export interface StatusLine {
-  status: number;
-  reason: string;
-  minor: 0 | 1;
   fields: string[];
 }
 
@@ -89,27 +81,6 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   const fields = parseFields(text, eol + 2);
   if (!Array.isArray(fields)) return fields;
   return { method, target, minor: minor as 0 | 1, fields };
-}
-
-/** Parses a response head from a server, as parseRequestHead. */
-export function parseStatusHead(buf: Buffer, start: number, end: number): StatusLine | HeadError {
-  const text = buf.toString('latin1', start, end - 2);
-  const eol = text.indexOf('\r\n');
-  const line = text.slice(0, eol);
-  // HTTP/1.1 SP 3DIGIT SP reason (the reason may be empty; some servers omit the second SP)
-  const minor = minorOf(line.slice(0, 8));
-  if (minor < 0 || line.charCodeAt(8) !== 32) return fail('malformed status line');
-  const d0 = line.charCodeAt(9) - 48;
-  const d1 = line.charCodeAt(10) - 48;
-  const d2 = line.charCodeAt(11) - 48;
-  // three ASCII digits, the first 1–9 (NaN from a short line fails every comparison)
-  if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) || (line.length > 12 && line.charCodeAt(12) !== 32)) return fail('malformed status code');
-  const status = d0 * 100 + d1 * 10 + d2;
-  const reason = line.length > 13 ? line.slice(13) : '';
-  if (!REASON.test(reason)) return fail('malformed reason phrase');
-  const fields = parseFields(text, eol + 2);
-  if (!Array.isArray(fields)) return fields;
-  return { status, reason, minor: minor as 0 | 1, fields };
 }
 
 /** Field lines of `text` from `pos` to its end (the text ends with the last field's CRLF). */

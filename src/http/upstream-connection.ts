@@ -6,8 +6,8 @@ import type { OnReadOpts, Socket } from 'node:net';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
-import { buildResponseHeaders, type ResponseHead } from './headers.ts';
-import { findHeadEnd, isHeadError, parseStatusHead, type StatusLine } from './message-head.ts';
+import { findHeadEnd } from './message-head.ts';
+import { ResponseHead } from './response-head.ts';
 import type { Failure } from './status.ts';
 
 /** A response head larger than this is a bad response (nginx's default large buffer is 8–32 KiB). */
@@ -21,10 +21,10 @@ export interface UpstreamExchange {
   flushed(): boolean;
   /** Payload receiver when the body must be decoded (HTTP/1.0 client and a chunked response); null forwards bytes as received. */
   readonly sink: BodySink | null;
-  /** An informational (1xx) response other than 101, before the final one. */
-  onInformational(head: StatusLine): void;
+  /** An informational (1xx) response other than 101, before the final one (valid until the next scan). */
+  onInformational(head: ResponseHead): void;
   /** The final response head; `buf[start, end)` is the first piece of its body when forwarded as is. */
-  onResponseHead(head: StatusLine, info: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void;
+  onResponseHead(head: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void;
   /** More body bytes as received (only when `sink` is null). */
   onResponseBody(buf: Buffer, start: number, end: number): void;
   onResponseEnd(): void;
@@ -55,6 +55,8 @@ export class UpstreamConnection {
   reusable = true;
   exchange: UpstreamExchange | null = null;
   readonly body = new BodyReader();
+  /** The response head being handled (one per connection, reused). */
+  readonly head = new ResponseHead();
   /** The response head seen so far when it spans several reads. */
   readonly #partial = new ByteBuffer();
   #inBody = false;
@@ -141,8 +143,8 @@ export class UpstreamConnection {
         return;
       }
       if (end - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
-      const head = parseStatusHead(buf, start, end);
-      if (isHeadError(head)) return this.#fail(ex, 'bad-response', head.error);
+      const head = this.head;
+      if (!head.scan(buf, start, end)) return this.#fail(ex, 'bad-response', head.error ?? 'malformed response head');
       if (head.status < 200) {
         // 101 needs a tunnel, which pooled connections never are; the rest goes to the exchange.
         if (head.status === 101) return this.#fail(ex, 'bad-response', 'unexpected 101 Switching Protocols');
@@ -152,24 +154,23 @@ export class UpstreamConnection {
         continue;
       }
       this.#partial.clear(); // `buf` keeps the bytes for the body read below
-      const info = buildResponseHeaders(head.fields);
       let mode: BodyMode;
       if (ex.isHead || head.status === 204 || head.status === 304) mode = NONE;
-      else if (info.contentLength === -2) return this.#fail(ex, 'bad-response', 'malformed or ambiguous Content-Length');
-      else if (info.transferEncoding) mode = info.chunked ? CHUNKED : UNTIL_CLOSE;
-      else mode = info.contentLength >= 0 ? LENGTH : UNTIL_CLOSE;
-      this.reusable = !info.close && (head.minor === 1 || info.keepAlive) && mode !== UNTIL_CLOSE;
-      this.keepAliveMs = info.keepAliveTimeoutMs;
-      this.body.reset(mode, info.contentLength);
+      else if (head.contentLength === -2) return this.#fail(ex, 'bad-response', 'malformed or ambiguous Content-Length');
+      else if (head.transferEncoding) mode = head.chunked ? CHUNKED : UNTIL_CLOSE;
+      else mode = head.contentLength >= 0 ? LENGTH : UNTIL_CLOSE;
+      this.reusable = !head.close && (head.minor === 1 || head.keepAlive) && mode !== UNTIL_CLOSE;
+      this.keepAliveMs = head.keepAliveTimeoutMs;
+      this.body.reset(mode, head.contentLength);
       this.#inBody = true;
       if (ex.sink !== null) {
-        ex.onResponseHead(head, info, mode, buf, end, end);
+        ex.onResponseHead(head, mode, buf, end, end);
         if (this.exchange !== ex) return;
         return this.#body(ex, buf, end);
       }
       const e = this.body.read(buf, end, buf.length, null);
       if (e < 0) return this.#fail(ex, 'bad-response', this.body.error ?? 'bad body');
-      ex.onResponseHead(head, info, mode, buf, end, e);
+      ex.onResponseHead(head, mode, buf, end, e);
       if (this.exchange !== ex) return;
       if (this.body.done) this.#complete(ex, e < buf.length);
       return;

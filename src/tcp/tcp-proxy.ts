@@ -182,7 +182,7 @@ export class TcpProxy {
       }
       server.connectErrors++;
       recordFailure(this.#pool, server, err?.code ?? 'connect', Date.now());
-      this.#log.warn({ listener: this.#listener, server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
+      this.#log.warn({ server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
       if (ts.attempts <= this.#pool.config.retries) {
         (ts.tried ??= []).push(server);
         return this.#connectNext(ts);

@@ -1,0 +1,235 @@
+// A server's response head, checked and filtered on its bytes: the status line and every field
+// line are validated as message-head.ts does for requests (RFC 9112: CRLF only, no obs-fold, token
+// names, no control characters), the framing fields are read (Content-Length, Transfer-Encoding,
+// Connection, Keep-Alive), hop-by-hop lines are dropped, and the lines to forward are kept as byte
+// ranges of the received buffer. The client's head is then one copy of those ranges plus the
+// proxy's own lines — no string per field and no array of pairs per response (the allocation rate
+// drives the GC pauses that show in p99 latency: bench S7).
+//
+// One ResponseHead per server connection, reused for every response.
+
+/** More field lines than this is a bad response (as for requests, message-head.ts). */
+const MAX_FIELDS = 128;
+
+const TCHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[ch.charCodeAt(0)] = 1;
+
+/** Field-value bytes: HTAB, SP, VCHAR, obs-text (not CR, LF, NUL, other controls, DEL). */
+function valueByte(c: number): boolean {
+  return c === 9 || (c >= 32 && c !== 127);
+}
+
+// Names the head pass acts on, lowercase bytes. The hop-by-hop set is RFC 9110 §7.6.1 plus the
+// RFC 2616 names operators expect a proxy to drop (as headers.ts for requests).
+const CONTENT_LENGTH = Buffer.from('content-length');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const CONNECTION = Buffer.from('connection');
+const KEEP_ALIVE = Buffer.from('keep-alive');
+const VIA = Buffer.from('via');
+const DROPPED = ['proxy-connection', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization'].map((n) => Buffer.from(n));
+const CLOSE = Buffer.from('close');
+const CHUNKED = Buffer.from('chunked');
+const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i;
+
+/** `buf[s, e)` equals `lower` ignoring ASCII case (lower holds lowercase letters and '-'). */
+function sameName(buf: Buffer, s: number, e: number, lower: Buffer): boolean {
+  if (e - s !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if ((buf[s + i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+export class ResponseHead {
+  status = 0;
+  minor: 0 | 1 = 1;
+  /** Content-Length, -1 when absent, -2 when malformed, conflicting, or beside Transfer-Encoding. */
+  contentLength = -1;
+  transferEncoding = false;
+  /** chunked is the final transfer coding. */
+  chunked = false;
+  close = false;
+  keepAlive = false;
+  /** Keep-Alive: timeout=N from the server, in ms (0 = not given). */
+  keepAliveTimeoutMs = 0;
+  /** Via values received, joined (null when none: the common case). */
+  via: string | null = null;
+  error: string | null = null;
+  /** The bytes scanned; the ranges below point into it until the next scan. */
+  #buf: Buffer = Buffer.alloc(0);
+  #reasonStart = 0;
+  #reasonEnd = 0;
+  /** Kept field lines, flat [start, end) pairs including their CRLF. */
+  readonly #keep: number[] = [];
+  #keptBytes = 0;
+
+  /** Scans the head in `buf[start, end)` (`end` just past its CRLFCRLF). False with `error` set when malformed. */
+  scan(buf: Buffer, start: number, end: number): boolean {
+    this.#buf = buf;
+    this.contentLength = -1;
+    this.transferEncoding = false;
+    this.chunked = false;
+    this.close = false;
+    this.keepAlive = false;
+    this.keepAliveTimeoutMs = 0;
+    this.via = null;
+    this.error = null;
+    this.#keep.length = 0;
+    this.#keptBytes = 0;
+    const eol = buf.indexOf(13, start);
+    if (!this.#statusLine(buf, start, eol)) return false;
+    let named: string[] | null = null;
+    let fields = 0;
+    let pos = eol + 2;
+    while (pos < end - 2) {
+      const lineEnd = buf.indexOf(13, pos);
+      if (buf[lineEnd + 1] !== 10) return this.#fail('bare CR in a field line');
+      if (++fields > MAX_FIELDS) return this.#fail('too many header fields');
+      const c0 = buf[pos]!;
+      if (c0 === 32 || c0 === 9) return this.#fail('obs-fold or whitespace before a field name');
+      let colon = pos;
+      while (colon < lineEnd && TCHAR[buf[colon]!] === 1) colon++;
+      if (colon === pos || colon === lineEnd || buf[colon] !== 58) return this.#fail('malformed field name');
+      let vs = colon + 1;
+      for (let i = vs; i < lineEnd; i++) if (!valueByte(buf[i]!)) return this.#fail('control character in a field value');
+      let ve = lineEnd;
+      while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
+      while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
+      const next = lineEnd + 2;
+      const len = colon - pos;
+      if (len === 14 && sameName(buf, pos, colon, CONTENT_LENGTH)) {
+        this.#contentLength(buf, vs, ve);
+        this.#keepLine(pos, next); // end-to-end: forwarded
+      } else if (len === 17 && sameName(buf, pos, colon, TRANSFER_ENCODING)) {
+        this.transferEncoding = true;
+        this.chunked = lastTokenIs(buf, vs, ve, CHUNKED);
+      } else if (len === 10 && sameName(buf, pos, colon, CONNECTION)) {
+        named = this.#connection(buf, vs, ve, named);
+      } else if (len === 10 && sameName(buf, pos, colon, KEEP_ALIVE)) {
+        const m = KEEP_ALIVE_TIMEOUT.exec(buf.toString('latin1', vs, ve));
+        if (m !== null) this.keepAliveTimeoutMs = Number(m[1]) * 1000;
+      } else if (len === 3 && sameName(buf, pos, colon, VIA)) {
+        const v = buf.toString('latin1', vs, ve);
+        this.via = this.via === null ? v : `${this.via}, ${v}`;
+      } else if (!isDropped(buf, pos, colon)) this.#keepLine(pos, next);
+      pos = next;
+    }
+    // Both framings at once: not trusted with the connection (RFC 9112 §6.3 lets TE win; we refuse).
+    if (this.transferEncoding && this.contentLength !== -1) this.contentLength = -2;
+    if (named !== null) this.#dropNamed(named);
+    return true;
+  }
+
+  /** Bytes the client's head takes: status line, kept lines, then `extra` (the proxy's lines and the final CRLF). */
+  byteLength(extra: string): number {
+    return 9 + 3 + 1 + (this.#reasonEnd - this.#reasonStart) + 2 + this.#keptBytes + extra.length;
+  }
+
+  /** Writes the client's head (always HTTP/1.1) into `out` at `at`; returns the offset after it. */
+  writeTo(out: Buffer, at: number, extra: string): number {
+    let o = at + out.write('HTTP/1.1 ', at, 'latin1');
+    out[o++] = 48 + Math.floor(this.status / 100);
+    out[o++] = 48 + (Math.floor(this.status / 10) % 10);
+    out[o++] = 48 + (this.status % 10);
+    out[o++] = 32;
+    const buf = this.#buf;
+    o += buf.copy(out, o, this.#reasonStart, this.#reasonEnd);
+    out[o++] = 13;
+    out[o++] = 10;
+    const keep = this.#keep;
+    for (let i = 0; i < keep.length; i += 2) o += buf.copy(out, o, keep[i]!, keep[i + 1]!);
+    return o + out.write(extra, o, 'latin1');
+  }
+
+  // HTTP/1.x SP 3DIGIT [SP reason] — some servers omit the SP before an empty reason.
+  #statusLine(buf: Buffer, s: number, eol: number): boolean {
+    if (eol < 0 || buf[eol + 1] !== 10) return this.#fail('malformed status line');
+    if (eol - s < 12) return this.#fail('malformed status line');
+    if (!(buf[s] === 72 && buf[s + 1] === 84 && buf[s + 2] === 84 && buf[s + 3] === 80 && buf[s + 4] === 47 && buf[s + 5] === 49 && buf[s + 6] === 46)) return this.#fail('malformed status line');
+    const m = buf[s + 7]!;
+    if ((m !== 48 && m !== 49) || buf[s + 8] !== 32) return this.#fail('malformed status line');
+    this.minor = m === 49 ? 1 : 0;
+    const d0 = buf[s + 9]! - 48;
+    const d1 = buf[s + 10]! - 48;
+    const d2 = buf[s + 11]! - 48;
+    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9) || (eol > s + 12 && buf[s + 12] !== 32)) return this.#fail('malformed status code');
+    this.status = d0 * 100 + d1 * 10 + d2;
+    this.#reasonStart = Math.min(s + 13, eol);
+    this.#reasonEnd = eol;
+    for (let i = this.#reasonStart; i < eol; i++) if (!valueByte(buf[i]!)) return this.#fail('malformed reason phrase');
+    return true;
+  }
+
+  #contentLength(buf: Buffer, vs: number, ve: number): void {
+    let n = 0;
+    for (let i = vs; i < ve; i++) {
+      const d = buf[i]! - 48;
+      if (d < 0 || d > 9 || n > Number.MAX_SAFE_INTEGER / 10) {
+        this.contentLength = -2;
+        return;
+      }
+      n = n * 10 + d;
+    }
+    if (ve === vs) n = -2;
+    this.contentLength = this.contentLength === -1 || this.contentLength === n ? n : -2;
+  }
+
+  /** Connection options: close / keep-alive set flags; other names are fields to drop (rare: strings). */
+  #connection(buf: Buffer, vs: number, ve: number, named: string[] | null): string[] | null {
+    let s = vs;
+    while (s <= ve) {
+      let e = buf.indexOf(44, s);
+      if (e < 0 || e > ve) e = ve;
+      let a = s;
+      let b = e;
+      while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+      while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+      if (b - a === 5 && sameName(buf, a, b, CLOSE)) this.close = true;
+      else if (b - a === 10 && sameName(buf, a, b, KEEP_ALIVE)) this.keepAlive = true;
+      else if (b > a) (named ??= []).push(buf.toString('latin1', a, b).toLowerCase());
+      s = e + 1;
+    }
+    return named;
+  }
+
+  #keepLine(s: number, e: number): void {
+    this.#keep.push(s, e);
+    this.#keptBytes += e - s;
+  }
+
+  /** Drops kept lines whose name the Connection header listed. */
+  #dropNamed(named: string[]): void {
+    const keep = this.#keep;
+    const buf = this.#buf;
+    let w = 0;
+    this.#keptBytes = 0;
+    for (let r = 0; r < keep.length; r += 2) {
+      const s = keep[r]!;
+      const e = keep[r + 1]!;
+      const name = buf.toString('latin1', s, buf.indexOf(58, s)).toLowerCase();
+      if (named.includes(name)) continue;
+      keep[w++] = s;
+      keep[w++] = e;
+      this.#keptBytes += e - s;
+    }
+    keep.length = w;
+  }
+
+  #fail(error: string): false {
+    this.error = error;
+    return false;
+  }
+}
+
+function isDropped(buf: Buffer, s: number, e: number): boolean {
+  for (const name of DROPPED) if (sameName(buf, s, e, name)) return true;
+  return false;
+}
+
+/** The last comma-separated token of `buf[vs, ve)` is `lower` (ignoring case and OWS). */
+function lastTokenIs(buf: Buffer, vs: number, ve: number, lower: Buffer): boolean {
+  let b = ve;
+  while (b > vs && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+  let a = b;
+  while (a > vs && buf[a - 1] !== 44) a--;
+  while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+  return sameName(buf, a, b, lower);
+}
