@@ -23,8 +23,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** Head and first body bytes are copied into one buffer up to this size; larger bodies are written separately (corked). */
 const COALESCE_BYTES = 16 * 1024;
-/** The server is paused only when this much is queued for the client (see #pauseUpstream). */
-const PAUSE_AT_BYTES = Number(process.env.FP_PAUSE_AT ?? 16384);
 
 const TE_CHUNKED = 'transfer-encoding: chunked\r\n';
 const CONN_CLOSE = 'connection: close\r\n';
@@ -291,7 +289,6 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   #pauseUpstream(): void {
-    if (this.conn.socket.writableLength < PAUSE_AT_BYTES) return;
     this.#upstreamPaused = true;
     this.upstream?.socket?.pause();
   }

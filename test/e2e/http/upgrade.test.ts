@@ -120,7 +120,6 @@ test('1000 upgrade tunnels dropped abruptly from both sides leave no fd behind',
     pools: [{ name: 'p', servers: [{ address: b.address }] }],
   });
   try {
-    const port = p.addr('h').port;
     // warm up (lazy handles, timers) before the baseline
     for (let i = 0; i < 5; i++) await tunnel(-1 - i, 'client-destroy');
     await waitFor(() => p.proxy.sessions.size === 0 && b.sockets.size === 0, 5_000, 'warm-up tunnels gone');

@@ -207,7 +207,7 @@ const MUTATORS: readonly [string, Mutator][] = [
     ls[i] = (rng.chance(0.5) ? name.toUpperCase() : name.toLowerCase()) + ls[i]!.slice(c);
     return join(ls);
   }],
-  ['version-swap', (rng, h) => {
+  ['version-swap', (_rng, h) => {
     const at = h.indexOf('HTTP/1.');
     if (at < 0) return h;
     return h.slice(0, at) + (h[at + 7] === '1' ? 'HTTP/1.0' : 'HTTP/1.1') + h.slice(at + 8);
