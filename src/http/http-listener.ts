@@ -81,7 +81,8 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     this.maxHeaderBytes = cfg.limits.maxHeaderBytes;
     this.#reuseNever = new Set([...pools.values()].filter((p) => p.config.connectionPool.reuse === 'never'));
     this.#proxyKeyed = new Set([...pools.values()].filter((p) => p.config.sendProxyProtocol !== 'off'));
-    this.timeouts = { clientIdle: cfg.timeouts.clientIdle, serverIdle: 0, idleReset: cfg.idleReset ?? defaultIdleReset('http'), requestBody: cfg.timeouts.requestBody };
+    // serverKeepAlive is the tunnel's (upgrade.ts); pooled server connections get theirs in http-upstream.ts.
+    this.timeouts = { clientIdle: cfg.timeouts.clientIdle, serverIdle: 0, idleReset: cfg.idleReset ?? defaultIdleReset('http'), requestBody: cfg.timeouts.requestBody, clientKeepAlive: cfg.tcpKeepAlive, serverKeepAlive: false };
   }
 
   handle(socket: Socket, info: ClientInfo): void {

@@ -12,6 +12,7 @@
 import type { PoolConfig } from '../config/schema.ts';
 import type { FullproxyError } from '../errors.ts';
 import { clock } from '../util/clock.ts';
+import { applySocketOptions } from '../net/socket.ts';
 import type { ClientInfo, PoolConnector } from '../pool/connector.ts';
 import type { Server } from '../pool/server.ts';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
@@ -48,6 +49,7 @@ export class ServerConnections implements ConnectionOwner {
   readonly #maxIdle: number;
   readonly #reuse: 'never' | 'safe' | 'always';
   readonly #idleTimeout: number;
+  readonly #keepAlive: number | false;
   readonly #queueTimeout: number;
   readonly #queueLength: number;
   /** Idle connections by reuse key ('' = shared), most recently used last. */
@@ -68,6 +70,7 @@ export class ServerConnections implements ConnectionOwner {
     this.#maxIdle = pool.connectionPool.maxIdlePerServer;
     this.#reuse = pool.connectionPool.reuse;
     this.#idleTimeout = pool.connectionPool.idleTimeout;
+    this.#keepAlive = pool.tcpKeepAlive;
     this.#queueTimeout = pool.timeouts.queue;
     this.#queueLength = 1024;
   }
@@ -195,6 +198,8 @@ export class ServerConnections implements ConnectionOwner {
         waiter.onConnectError(err!);
         return;
       }
+      // Pooled connections live long: keepalive at once (sessions arm theirs on the sweep).
+      applySocketOptions(socket, this.#keepAlive);
       conn.attach(socket);
       waiter.onConnection(conn);
     }, conn.onread);

@@ -43,7 +43,7 @@ export class UpgradeTunnel {
     state.session.serverAddress = server.address;
     state.session.pool = pool.name;
     // The tunnel is a tcp-like session from now on: server idle and RST apply (issue 3 §7).
-    state.session.timeouts = { ...state.session.timeouts, serverIdle: pool.config.timeouts.serverIdle, idleReset: state.session.timeouts.idleReset };
+    state.session.timeouts = { ...state.session.timeouts, serverIdle: pool.config.timeouts.serverIdle, serverKeepAlive: pool.config.tcpKeepAlive };
     const lines = [`${req.method} ${req.target} HTTP/1.1`];
     const h = req.fields;
     for (let i = 0; i < h.length; i += 2) lines.push(`${h[i]}: ${h[i + 1]}`);

@@ -6,7 +6,6 @@ import type { Logger } from '../log.ts';
 import type { ClientInfo } from '../pool/connector.ts';
 import type { SessionTable } from '../session/session-table.ts';
 import { parseHostPort, normalizeAddress } from '../net/address.ts';
-import { applySocketOptions } from '../net/socket.ts';
 import { Acl } from './acl.ts';
 import { CidrList } from '../net/cidr.ts';
 import { readProxyHeader } from './proxy-header-reader.ts';
@@ -111,7 +110,6 @@ export class Listener {
       }
       victim.owner.terminate(victim, 'rejected', true);
     }
-    applySocketOptions(socket, this.config.tcpKeepAlive);
     const info: ClientInfo = {
       clientAddress,
       clientPort,

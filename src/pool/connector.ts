@@ -1,9 +1,9 @@
 // Opens server-side connections for both modes: source (address, port) lease (source-ports.ts),
-// connect timeout, socket options, PROXY header. tcp-proxy.ts and http-upstream.ts both call it,
-// so a server connection is made the same way whatever the listener's protocol.
+// connect timeout, TCP_NODELAY, PROXY header. tcp-proxy.ts and http-upstream.ts both call it, so
+// a server connection is made the same way whatever the listener's protocol. (TCP keepalive is
+// set by whoever keeps the socket: the session's sweep, or the http pool.)
 import { connect, type OnReadOpts, type Socket } from 'node:net';
 import { FullproxyError } from '../errors.ts';
-import { applySocketOptions } from '../net/socket.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import type { Server } from './server.ts';
@@ -42,13 +42,11 @@ function noop(): void {}
 /** A pool's connector: settings are read once at construction (DESIGN §2.4). */
 export class PoolConnector implements Connector {
   readonly #timeout: number;
-  readonly #keepAlive: number | false;
   readonly #proxyProtocol: 'v1' | 'v2' | 'off';
   readonly #ports: SourcePorts;
 
   constructor(pool: PoolConfig, log: Logger = silentLogger) {
     this.#timeout = pool.timeouts.connect;
-    this.#keepAlive = pool.tcpKeepAlive;
     this.#proxyProtocol = pool.sendProxyProtocol;
     const src = pool.source;
     this.#ports =
@@ -119,7 +117,6 @@ export class PoolConnector implements Connector {
     const onConnect = (): void => {
       if (done) return;
       settle();
-      applySocketOptions(socket, this.#keepAlive);
       server.openSockets++;
       socket.once('close', server.socketClosed);
       cb(null, socket);

@@ -1,6 +1,6 @@
 // All live sessions: add, remove, one idle sweep on the shared clock tick (close or RST both
 // ends), the drain helpers and the snapshot for the admin API.
-import { clock } from '../util/clock.ts';
+import { clock, TICK_MS } from '../util/clock.ts';
 import { Session, type SessionOwner, type SessionTimeouts } from './session.ts';
 import type { Socket } from 'node:net';
 
@@ -46,6 +46,7 @@ export class SessionTable {
   sweep(now: number): void {
     for (const s of this.#sessions.values()) {
       if (s.state === 'closing') continue;
+      if (!s.keepAliveArmed && now - s.startedAt >= TICK_MS) s.armKeepAlive();
       if (s.deadline !== 0 && now >= s.deadline) {
         s.owner.onDeadline?.(s, now);
         continue;

@@ -129,6 +129,8 @@ export class TcpProxy {
       clientIdle: cfg.timeouts.clientIdle,
       serverIdle: pool.config.timeouts.serverIdle,
       idleReset: cfg.idleReset ?? defaultIdleReset('tcp'),
+      clientKeepAlive: cfg.tcpKeepAlive,
+      serverKeepAlive: pool.config.tcpKeepAlive,
     };
   }
 
