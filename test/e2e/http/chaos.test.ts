@@ -10,18 +10,7 @@ import { httpBackend } from '../../helpers/backends.ts';
 import { startProxy } from '../../helpers/fullproxy.ts';
 import { rawRequest } from '../../helpers/http.ts';
 import { waitFor } from '../../helpers/wait.ts';
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../helpers/rng.ts';
 
 const SEEDS = 300;
 const CONCURRENCY = 20;
@@ -89,7 +78,7 @@ test(`${SEEDS} mutated requests, ${CONCURRENCY} at a time: no crash, nothing lef
   });
   try {
     const port = p.addr('h').port;
-    const rand = prng(0xc4a05);
+    const rand = seededRandom(0xc4a05);
     const jobs = Array.from({ length: SEEDS }, (_, i) => mutate(rand, CORPUS[i % CORPUS.length]!));
     let next = 0;
     await Promise.all(

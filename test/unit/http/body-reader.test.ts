@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from '../../../src/http/body-reader.ts';
+import { seededRandom } from '../../helpers/rng.ts';
 
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 const NEXT = bytes('GET /next HTTP/1.1\r\nHost: a\r\n\r\n');
@@ -373,18 +374,6 @@ test('CHUNKED: trailer field names are tokens right before the colon', () => {
 // ---------------------------------------------------------------------------------------------
 // Seeded random properties
 
-/** mulberry32: small deterministic PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const EXTS = ['', '', '', ';a', ';a=b', ';name="quoted; value"', ' ;x=1', '\t;y', ';a=1;b=2', ';\xe9=\xff'];
 const TRAILERS = ['', '', 'X-A: 1\r\n', 'x-b:\r\n', 'T: \xa0v\xa0\r\nU:w\r\n', 'Server-Timing: total;dur=12\r\n'];
 
@@ -409,7 +398,7 @@ function randomCuts(rnd: () => number, length: number): number[] {
 }
 
 test('property: random chunked encodings split into 1-10 pieces decode to the payload and end exactly', () => {
-  const rnd = prng(0x5eed1);
+  const rnd = seededRandom(0x5eed1);
   for (let n = 0; n < 500; n++) {
     const { encoded, payload } = randomEncoding(rnd);
     const next = rnd() < 0.5 ? NEXT : Buffer.from(Array.from({ length: Math.floor(rnd() * 20) }, () => Math.floor(rnd() * 256)));
@@ -426,7 +415,7 @@ test('property: random chunked encodings split into 1-10 pieces decode to the pa
 });
 
 test('property: single-byte mutations never throw and give the same outcome however they are split', () => {
-  const rnd = prng(0xbad5eed);
+  const rnd = seededRandom(0xbad5eed);
   let refused = 0;
   for (let n = 0; n < 500; n++) {
     const { encoded } = randomEncoding(rnd);

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { MAX_FIELDS, findHeadEnd, isHeadError, parseRequestHead, skipEmptyLines, type RequestLine } from '../../../src/http/message-head.ts';
 import { buildRequestHeaders, type RequestHead } from '../../../src/http/headers.ts';
 import { ForwardedPolicy } from '../../../src/http/forwarded.ts';
+import { Rng } from '../../helpers/rng.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x48ead5) >>> 0;
 /** Mutated heads generated per corpus head (duplicates dropped). */
@@ -24,31 +25,6 @@ const NODE_CONCURRENCY = 20;
 const NODE_TIMEOUT_MS = 1000;
 /** Slow second probes (3 s each) for a timeout or bare close on a head we accept, at most this many. */
 const MAX_REPROBES = 10;
-
-/** mulberry32: small and fully determined by the seed. */
-class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  u32(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** 0 <= n < max */
-  int(max: number): number {
-    return this.u32() % max;
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x1_0000_0000 < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-}
 
 /** Heads are latin1 strings: one char per byte, so string offsets are byte offsets. */
 const bytes = (s: string) => Buffer.from(s, 'latin1');

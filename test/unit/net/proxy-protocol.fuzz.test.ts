@@ -14,40 +14,11 @@ import {
 } from '../../../src/net/proxy-protocol.ts';
 import type { ParseResult, ProxyAddresses } from '../../../src/net/proxy-protocol.ts';
 import { crc32c } from '../../../src/net/crc32c.ts';
+import { Rng } from '../../helpers/rng.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5eed1e55) >>> 0;
 const MAX_INPUTS = Number(process.env['FUZZ_INPUTS'] ?? 300_000);
 const MAX_MS = Number(process.env['FUZZ_MS'] ?? 20_000);
-
-/** mulberry32: small, fast, good enough to explore inputs; fully determined by the seed. */
-class Rng {
-  #s: number;
-  constructor(seed: number) {
-    this.#s = seed >>> 0;
-  }
-  u32(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  /** 0 <= n < max */
-  int(max: number): number {
-    return this.u32() % max;
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x1_0000_0000 < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
-    return b;
-  }
-}
 
 function hex(b: Buffer): string {
   return b.toString('hex');

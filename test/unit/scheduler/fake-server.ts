@@ -51,13 +51,4 @@ export function tally<S extends Schedulable>(
   return counts;
 }
 
-/** A deterministic [0, 1) generator (mulberry32) for tests that need repeatable randomness. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../helpers/rng.ts';
