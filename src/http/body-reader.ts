@@ -7,6 +7,8 @@
 // client, asks for the payload spans only (a sink). One reader per connection, reset per message:
 // nothing is allocated per chunk.
 
+import { fieldValueByte, TCHAR } from './message-head.ts';
+
 /** No body / Content-Length / chunked / until the connection closes (responses only). */
 export const NONE = 0;
 export const LENGTH = 1;
@@ -38,10 +40,6 @@ const FINAL_LF = 10;
 const MAX_CHUNK = 2 ** 48;
 /** Trailer section bytes allowed (a second head, as large as heads may be). */
 const MAX_TRAILERS = 64 * 1024;
-
-/** RFC 9110 tchar, by byte. */
-const TOKEN_CHAR = new Uint8Array(128);
-for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -143,7 +141,7 @@ export class BodyReader {
           // has to be free of line breaks and controls (a bare LF here is a smuggling classic).
           const c = buf[i]!;
           if (c === 13) this.#state = SIZE_LF;
-          else if ((c < 32 && c !== 9) || c === 127) return this.#fail('control character in chunk extension');
+          else if (!fieldValueByte(c)) return this.#fail('control character in chunk extension');
           break;
         }
         case SIZE_LF:
@@ -177,7 +175,7 @@ export class BodyReader {
           if (c === 58) {
             if (!this.#nameStarted) return this.#fail('malformed trailer field name');
             this.#state = TRAILER_VALUE;
-          } else if (c >= 128 || TOKEN_CHAR[c] !== 1) return this.#fail('malformed trailer field name');
+          } else if (TCHAR[c] !== 1) return this.#fail('malformed trailer field name');
           this.#nameStarted = true;
           if (++this.#trailerBytes > MAX_TRAILERS) return this.#fail('trailers too large');
           break;
@@ -185,7 +183,7 @@ export class BodyReader {
         case TRAILER_VALUE: {
           const c = buf[i]!;
           if (c === 13) this.#state = TRAILER_LF;
-          else if ((c < 32 && c !== 9) || c === 127) return this.#fail('control character in trailers');
+          else if (!fieldValueByte(c)) return this.#fail('control character in trailers');
           if (++this.#trailerBytes > MAX_TRAILERS) return this.#fail('trailers too large');
           break;
         }

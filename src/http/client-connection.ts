@@ -179,9 +179,9 @@ export class HttpConnection implements SessionOwner {
     this.setDeadline(NO_DEADLINE, 0);
   }
 
-  /** FIN after the queued response (`stop`: reading ends now too). */
-  #finishWith(stop: boolean): void {
-    if (stop) this.#stopReading();
+  /** The connection ends: reading stops now, FIN after the queued response. */
+  #finish(): void {
+    this.#stopReading();
     closeSocket(this.socket);
   }
 
@@ -202,7 +202,7 @@ export class HttpConnection implements SessionOwner {
     this.ctx.requestDone(pr, this);
     if (this.closed) return;
     if (!keepAlive || this.clientEnded) {
-      this.#finishWith(true);
+      this.#finish();
       return;
     }
     this.resumeReading(PAUSE_FOR_SERVER | PAUSE_BACKPRESSURE | PAUSE_PIPELINE);
@@ -211,13 +211,13 @@ export class HttpConnection implements SessionOwner {
       this.#parse();
     } else {
       this.setDeadline(KEEP_ALIVE_DEADLINE, this.ctx.keepAliveTimeout);
-      if (this.ctx.draining) this.#finishWith(true);
+      if (this.ctx.draining) this.#finish();
     }
   }
 
   /** Drain: a connection between requests is closed now; a busy one after its response. */
   closeIfIdle(): void {
-    if (this.current === null && this.tunnel === null && this.#in.bytes === null && !this.closed) this.#finishWith(true);
+    if (this.current === null && this.tunnel === null && this.#in.bytes === null && !this.closed) this.#finish();
   }
 
   #end(): void {
@@ -261,7 +261,7 @@ export class HttpConnection implements SessionOwner {
       this.#reject('request-timeout', 'request head not received in time');
     } else if (kind === KEEP_ALIVE_DEADLINE) {
       if (session.endReason === null) session.endReason = 'idle-close';
-      this.#finishWith(true);
+      this.#finish();
     } else if (kind === REQUEST_DEADLINE) {
       this.current?.onDeadline(now);
     }

@@ -6,7 +6,7 @@
 import type { ForwardedPolicy } from './forwarded.ts';
 
 /** RFC 9110 §7.6.1 plus the RFC 2616 list operators expect a proxy to drop. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 
 /** Headers the proxy sets itself on the way to the server. */
 const REPLACED_ON_REQUEST = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'expect']);
@@ -139,4 +139,11 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
 
 function bad(error: string): RequestHead {
   return { headers: null, error, hasBody: false, chunked: false, contentLength: 0, host: '', close: true, upgrade: null, expectContinue: false };
+}
+
+/** Serializes a flat [name, value, ...] list as field lines. */
+export function fieldLines(fields: readonly string[]): string {
+  let s = '';
+  for (let i = 0; i < fields.length; i += 2) s += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  return s;
 }

@@ -13,7 +13,7 @@ import type { HttpConnection } from './client-connection.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import type { RequestLine } from './message-head.ts';
 import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
-import { buildRequestHeaders, VIA, type RequestHead } from './headers.ts';
+import { buildRequestHeaders, fieldLines, VIA, type RequestHead } from './headers.ts';
 import type { ResponseHead } from './response-head.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
@@ -32,13 +32,6 @@ const VIA_LINE = `via: ${VIA}\r\n`;
 /** Via for the client: the server's values (joined) then ours. */
 function viaLine(head: ResponseHead): string {
   return head.via === null ? VIA_LINE : `via: ${head.via}, ${VIA}\r\n`;
-}
-
-/** Serializes a flat [name, value, ...] list as field lines. */
-function fieldLines(fields: readonly string[]): string {
-  let s = '';
-  for (let i = 0; i < fields.length; i += 2) s += `${fields[i]}: ${fields[i + 1]}\r\n`;
-  return s;
 }
 
 export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySink {
@@ -106,7 +99,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.keepAlive = !h.close;
     this.#hasBody = h.hasBody;
     this.#expectContinue = h.expectContinue && line.minor === 1;
-    this.#head = this.error === null ? `${line.method} ${line.target} HTTP/1.1\r\n${fieldLines(this.fields)}\r\n` : '';
+    this.#head = this.error === null && this.upgrade === null ? `${line.method} ${line.target} HTTP/1.1\r\n${fieldLines(this.fields)}\r\n` : '';
     const body = conn.requestBody;
     body.reset(h.chunked ? CHUNKED : h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
     this.readingBody = this.error === null && !body.done;

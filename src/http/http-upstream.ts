@@ -17,7 +17,6 @@ import type { ClientInfo, PoolConnector } from '../pool/connector.ts';
 import type { Server } from '../pool/server.ts';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
 
-export { UpstreamConnection } from './upstream-connection.ts';
 
 /** Surplus idle connections (beyond maxIdlePerServer) live this long before they are closed. */
 const TRIM_DELAY_MS = 1_000;

@@ -21,6 +21,15 @@ const TARGET = /^[\x21-\x7e\x80-\xff]+$/;
 /** More field lines than this is refused like an oversized head (HAProxy's default is 101). */
 export const MAX_FIELDS = 128;
 
+/** TOKEN as a byte table, for the parsers that walk bytes (body-reader.ts, response-head.ts). */
+export const TCHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[ch.charCodeAt(0)] = 1;
+
+/** FIELD_VALUE by byte: HTAB, SP, VCHAR, obs-text (not CR, LF, NUL, other controls, DEL). */
+export function fieldValueByte(c: number): boolean {
+  return c === 9 || (c >= 32 && c !== 127);
+}
+
 /** Where a head ends in `buf` (searching from `from`): the index just past CRLFCRLF, or -1. */
 export function findHeadEnd(buf: Buffer, from: number): number {
   const i = buf.indexOf(HEAD_END, from);

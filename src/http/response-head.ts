@@ -8,25 +8,17 @@
 //
 // One ResponseHead per server connection, reused for every response.
 
-/** More field lines than this is a bad response (as for requests, message-head.ts). */
-const MAX_FIELDS = 128;
+import { fieldValueByte, MAX_FIELDS, TCHAR } from './message-head.ts';
+import { HOP_BY_HOP } from './headers.ts';
 
-const TCHAR = new Uint8Array(256);
-for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[ch.charCodeAt(0)] = 1;
-
-/** Field-value bytes: HTAB, SP, VCHAR, obs-text (not CR, LF, NUL, other controls, DEL). */
-function valueByte(c: number): boolean {
-  return c === 9 || (c >= 32 && c !== 127);
-}
-
-// Names the head pass acts on, lowercase bytes. The hop-by-hop set is RFC 9110 §7.6.1 plus the
-// RFC 2616 names operators expect a proxy to drop (as headers.ts for requests).
+// Names the head pass acts on, lowercase bytes. The rest of the hop-by-hop set (headers.ts) is
+// dropped as it is.
 const CONTENT_LENGTH = Buffer.from('content-length');
 const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 const CONNECTION = Buffer.from('connection');
 const KEEP_ALIVE = Buffer.from('keep-alive');
 const VIA = Buffer.from('via');
-const DROPPED = ['proxy-connection', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization'].map((n) => Buffer.from(n));
+const DROPPED = [...HOP_BY_HOP].filter((n) => n !== 'connection' && n !== 'keep-alive' && n !== 'transfer-encoding').map((n) => Buffer.from(n));
 const CLOSE = Buffer.from('close');
 const CHUNKED = Buffer.from('chunked');
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i;
@@ -89,7 +81,7 @@ export class ResponseHead {
       while (colon < lineEnd && TCHAR[buf[colon]!] === 1) colon++;
       if (colon === pos || colon === lineEnd || buf[colon] !== 58) return this.#fail('malformed field name');
       let vs = colon + 1;
-      for (let i = vs; i < lineEnd; i++) if (!valueByte(buf[i]!)) return this.#fail('control character in a field value');
+      for (let i = vs; i < lineEnd; i++) if (!fieldValueByte(buf[i]!)) return this.#fail('control character in a field value');
       let ve = lineEnd;
       while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
       while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
@@ -154,7 +146,7 @@ export class ResponseHead {
     this.status = d0 * 100 + d1 * 10 + d2;
     this.#reasonStart = Math.min(s + 13, eol);
     this.#reasonEnd = eol;
-    for (let i = this.#reasonStart; i < eol; i++) if (!valueByte(buf[i]!)) return this.#fail('malformed reason phrase');
+    for (let i = this.#reasonStart; i < eol; i++) if (!fieldValueByte(buf[i]!)) return this.#fail('malformed reason phrase');
     return true;
   }
 

@@ -10,6 +10,7 @@ import type { FullproxyError } from '../errors.ts';
 import type { Server } from '../pool/server.ts';
 import type { Pool } from '../pool/pool.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
+import { fieldLines } from './headers.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { sendRawFailure } from './status.ts';
 
@@ -44,11 +45,7 @@ export class UpgradeTunnel {
     state.session.pool = pool.name;
     // The tunnel is a tcp-like session from now on: server idle and RST apply (issue 3 §7).
     state.session.timeouts = { ...state.session.timeouts, serverIdle: pool.config.timeouts.serverIdle, serverKeepAlive: pool.config.tcpKeepAlive };
-    const lines = [`${req.method} ${req.target} HTTP/1.1`];
-    const h = req.fields;
-    for (let i = 0; i < h.length; i += 2) lines.push(`${h[i]}: ${h[i + 1]}`);
-    lines.push(`connection: upgrade`, `upgrade: ${req.upgrade ?? ''}`, '', '');
-    const requestHead = Buffer.from(lines.join('\r\n'), 'latin1');
+    const requestHead = Buffer.from(`${req.method} ${req.target} HTTP/1.1\r\n${fieldLines(req.fields)}connection: upgrade\r\nupgrade: ${req.upgrade ?? ''}\r\n\r\n`, 'latin1');
     ctx.connectors.get(pool)!.connect(server, state.info, (err, socket) => this.#onConnected(err, socket, requestHead, pool));
   }
 

@@ -12,7 +12,7 @@
 // still be referenced is left to the GC.
 
 /** Node's own read size. */
-export const READ_BUFFER_BYTES = 64 * 1024;
+const READ_BUFFER_BYTES = 64 * 1024;
 /** A read at least this large makes the next one go to an exclusive buffer. */
 const LARGE_READ = 16 * 1024;
 /** Free buffers kept at most (4 MiB); beyond that they are left to the GC. */
