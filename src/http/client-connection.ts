@@ -13,6 +13,7 @@ import type { Session, EndReason, SessionOwner } from '../session/session.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import { BodyReader } from './body-reader.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
+import { deliverReads } from '../net/client-reads.ts';
 import { logSessionEnd } from '../listener/counters.ts';
 import { findHeadEnd, hasBareLfHeadEnd, isHeadError, parseRequestHead, skipEmptyLines } from './message-head.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
@@ -58,7 +59,7 @@ export class HttpConnection implements SessionOwner {
     this.session.state = 'established';
     this.key = `#${this.session.id}`;
     this.setDeadline(HEAD_DEADLINE, ctx.requestHeadersTimeout);
-    socket.on('data', this.#onData);
+    deliverReads(socket, this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
     socket.on('error', noop); // 'close' follows and does the cleanup
@@ -169,8 +170,7 @@ export class HttpConnection implements SessionOwner {
    * sent after `Connection: close` — are read and dropped, never parsed.
    */
   #stopReading(): void {
-    this.socket.removeListener('data', this.#onData);
-    this.socket.on('data', noop);
+    deliverReads(this.socket, noop);
     // Keep reading (and dropping): unread bytes at close would make the kernel send RST, which
     // can destroy the response before the client has read it.
     this.#pause = 0;
@@ -186,7 +186,7 @@ export class HttpConnection implements SessionOwner {
   }
 
   #startTunnel(pr: ProxyRequest): void {
-    this.socket.removeListener('data', this.#onData);
+    deliverReads(this.socket, null); // back to 'data' events: the tunnel pipes the socket
     const rest = this.#in.bytes ?? Buffer.alloc(0);
     this.#in.clear();
     this.tunnel = new UpgradeTunnel(pr, this.socket, rest, this, this.ctx);

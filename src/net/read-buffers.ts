@@ -21,6 +21,14 @@ const MAX_FREE = 64;
 const free: Buffer[] = [];
 const scratch = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 
+/** The shared scratch buffer, for readers that always copy what they keep (client-reads.ts). */
+export const SHARED_READ_BUFFER: Buffer = scratch;
+
+/** The first `n` bytes of the scratch buffer as memory of the caller's own (a pooled copy when small). */
+export function copyOfScratch(n: number): Buffer {
+  return Buffer.from(scratch.subarray(0, n));
+}
+
 function takeExclusive(): Buffer {
   return free.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
 }
@@ -37,7 +45,7 @@ export class ReadBuffers {
    */
   own(n: number, buf: Buffer): Buffer {
     this.#large = n >= LARGE_READ;
-    if (buf === scratch) return Buffer.from(buf.subarray(0, n));
+    if (buf === scratch) return copyOfScratch(n);
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 

@@ -2,10 +2,11 @@
 // server on failure), move bytes both ways with backpressure, propagate half-close (FIN) and
 // reset (RST), release.
 //
-//   client ──data──▶ server     a 'data' listener shared by all sessions (the socket leads to its
-//                               session) writes to the server and pauses the client on
-//                               backpressure: stream.pipe's setup and teardown cost more per
-//                               connection than this (bench S2). The client's FIN → end().
+//   client ──reads──▶ server    one handler shared by all sessions (the socket leads to its
+//                               session) gets the client's reads (net/client-reads.ts: no
+//                               allocation per read), writes them to the server and pauses the
+//                               client on backpressure: stream.pipe's setup and teardown cost
+//                               more per connection than this (bench S2). The client's FIN → end().
 //   client ◀─onread── server    the server socket reads into our buffers (net/read-buffers.ts) and
 //                               one callback per read writes them to the client: no Readable
 //                               stream and no 64 KiB allocation per read (downloads are the bulk).
@@ -25,6 +26,7 @@ import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
 import { logSessionEnd, type ListenerCounters } from '../listener/counters.ts';
 import { ReadBuffers } from '../net/read-buffers.ts';
+import { deliverReads } from '../net/client-reads.ts';
 
 const kSession = Symbol('tcpSession');
 
@@ -218,7 +220,7 @@ export class TcpProxy {
     (session.client as SessionSocket)[kSession] = ts;
     (socket as SessionSocket)[kSession] = ts;
     session.client.on('drain', onClientDrain);
-    session.client.on('data', onClientData);
+    deliverReads(session.client, onClientData);
     socket.on('drain', onServerDrain);
     session.client.resume();
   }

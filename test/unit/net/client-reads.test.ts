@@ -1,0 +1,116 @@
+// client-reads.ts on real loopback sockets: accepted sockets switched to the user-buffer mode
+// deliver every byte in order, as chunks the handler may keep; pause/resume, FIN ('end') and
+// bytesRead behave as with 'data' events; null hands the reads back to the stream (pipe); bytes
+// already in the stream (put back by a PROXY header reader) come first, through 'data'.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { clientReadsMode, deliverReads } from '../../../src/net/client-reads.ts';
+
+/** A paused accepted socket and the client connected to it; closed when the test ends, pass or fail. */
+async function pair(t: TestContext): Promise<{ server: Server; accepted: Socket; client: Socket }> {
+  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const [sock] = await accepted;
+  t.after(() => {
+    sock.destroy();
+    client.destroy();
+    server.close();
+  });
+  return { server, accepted: sock, client };
+}
+
+function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+}
+
+test('this Node has the user-buffer mode (a Node upgrade that loses it must be noticed)', () => {
+  assert.equal(clientReadsMode(), 'user-buffer');
+});
+
+test('every byte arrives in order; chunks kept by the handler never change afterwards', async (t) => {
+  const { accepted, client } = await pair(t);
+  const kept: Array<[Buffer, string]> = [];
+  deliverReads(accepted, function (chunk) {
+    assert.equal(this, accepted);
+    kept.push([chunk, chunk.toString('hex')]);
+  });
+  accepted.resume();
+  const sent: Buffer[] = [];
+  for (const size of [1, 100, 4000, 70_000, 3, 200_000, 17]) {
+    const b = pattern(size, size);
+    sent.push(b);
+    client.write(b);
+    await new Promise((r) => setTimeout(r, 5)); // separate reads, so later ones reuse the scratch buffer
+  }
+  client.end();
+  await once(accepted, 'end');
+  const all = Buffer.concat(sent);
+  assert.ok(kept.length >= 7, `reads: ${kept.length}`);
+  assert.deepEqual(Buffer.concat(kept.map(([c]) => c)), all);
+  for (const [chunk, hex] of kept) assert.equal(chunk.toString('hex'), hex, 'a chunk changed after a later read');
+  assert.equal(accepted.bytesRead, all.length);
+});
+
+test('pause() in the handler stops delivery until resume(); nothing is lost', async (t) => {
+  const { accepted, client } = await pair(t);
+  const got: Buffer[] = [];
+  let whilePaused = 0;
+  let paused = false;
+  deliverReads(accepted, function (chunk) {
+    if (paused) whilePaused++;
+    got.push(chunk);
+    if (got.length === 1) {
+      paused = true;
+      this.pause();
+    }
+  });
+  accepted.resume();
+  client.write('first');
+  await new Promise((r) => setTimeout(r, 20));
+  client.write('second');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(got.length, 1, 'no read while paused');
+  paused = false;
+  accepted.resume();
+  client.end('third');
+  await once(accepted, 'end');
+  assert.equal(whilePaused, 0);
+  assert.equal(Buffer.concat(got).toString(), 'firstsecondthird');
+});
+
+test('null hands the reads back to the stream: pipe gets everything that follows', async (t) => {
+  const { accepted, client } = await pair(t);
+  const before: Buffer[] = [];
+  deliverReads(accepted, (chunk) => before.push(chunk));
+  accepted.resume();
+  client.write('handled');
+  while (before.length === 0) await new Promise((r) => setTimeout(r, 5));
+  deliverReads(accepted, null);
+  const piped: Buffer[] = [];
+  accepted.on('data', (c: Buffer) => piped.push(c));
+  const big = pattern(300_000, 7);
+  client.end(big);
+  await once(accepted, 'end');
+  assert.equal(Buffer.concat(before).toString(), 'handled');
+  assert.deepEqual(Buffer.concat(piped), big);
+});
+
+test('bytes put back into the stream come first: such a socket stays on data events', async (t) => {
+  const { accepted, client } = await pair(t);
+  accepted.unshift(Buffer.from('put-back:'));
+  const got: Buffer[] = [];
+  deliverReads(accepted, (chunk) => got.push(chunk));
+  accepted.resume();
+  client.end('rest');
+  await once(accepted, 'end');
+  assert.equal(Buffer.concat(got).toString(), 'put-back:rest');
+});
