@@ -67,6 +67,11 @@ export class HttpConnection implements SessionOwner {
     socket.resume();
   }
 
+  /** The client sent FIN and no pipelined bytes wait: the response in flight is the last one. */
+  get endsAfterThis(): boolean {
+    return this.clientEnded && this.#in.bytes === null;
+  }
+
   setDeadline(kind: number, ms: number): void {
     this.deadlineKind = kind;
     this.session.deadline = ms > 0 ? Date.now() + ms : 0;
@@ -201,14 +206,19 @@ export class HttpConnection implements SessionOwner {
     this.session.inBody = false;
     this.ctx.requestDone(pr, this);
     if (this.closed) return;
-    if (!keepAlive || this.clientEnded) {
+    if (!keepAlive) {
       this.#finish();
       return;
     }
     this.resumeReading(PAUSE_FOR_SERVER | PAUSE_BACKPRESSURE | PAUSE_PIPELINE);
     if (this.#in.bytes !== null) {
+      // Requests pipelined before the client's FIN are still answered (HAProxy and nginx do).
       this.setDeadline(HEAD_DEADLINE, this.ctx.requestHeadersTimeout);
       this.#parse();
+      // After the FIN, what is left unparsed can never become a request.
+      if (this.clientEnded && this.current === null && this.tunnel === null) this.#finish();
+    } else if (this.clientEnded) {
+      this.#finish();
     } else {
       this.setDeadline(KEEP_ALIVE_DEADLINE, this.ctx.keepAliveTimeout);
       if (this.ctx.draining) this.#finish();

@@ -242,7 +242,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.responseStarted = true;
     this.status = head.status;
     // A request body still arriving cannot be resynchronised after an early response: close after it.
-    if (mode === UNTIL_CLOSE || (mode === CHUNKED && this.minor === 0) || this.readingBody || conn.clientEnded || this.ctx.draining) this.keepAlive = false;
+    if (mode === UNTIL_CLOSE || (mode === CHUNKED && this.minor === 0) || this.readingBody || conn.endsAfterThis || this.ctx.draining) this.keepAlive = false;
     const extra = (mode === CHUNKED && this.minor === 1 ? TE_CHUNKED : '') + (!this.keepAlive ? CONN_CLOSE : this.minor === 0 ? CONN_KEEP_ALIVE : '') + viaLine(head) + '\r\n';
     if (mode !== NONE) {
       this.#seenBytes = this.upstream!.socket!.bytesRead;
@@ -358,7 +358,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       this.keepAlive = false;
       return this.#finish();
     }
-    if (close || this.readingBody || this.ctx.draining || this.conn.clientEnded) this.keepAlive = false;
+    if (close || this.readingBody || this.ctx.draining || this.conn.endsAfterThis) this.keepAlive = false;
     const socket = this.conn.socket;
     if (socket.writable) socket.write(failureResponse(failure, !this.keepAlive ? 'close' : this.minor === 0 ? 'keep-alive' : null), 'latin1');
     this.#finish();

@@ -161,6 +161,34 @@ test('HTTP/1.0 without Connection: the response says connection: close, then the
   );
 });
 
+test('pipelined requests followed by the client FIN are all answered in order, then the proxy closes (as HAProxy and nginx do)', async (t) => {
+  const b = await scriptedServer(answerOk);
+  const line = (r: HttpResponse): string => r.body.toString().replace(/^conn-\d+ /, '');
+  await withProxy(b, {}, async (port) => {
+    await t.test('three requests in one write, then FIN', () =>
+      withClient(port, async (c) => {
+        c.write('GET /p1 HTTP/1.1\r\nHost: s.test\r\n\r\nGET /p2 HTTP/1.1\r\nHost: s.test\r\n\r\nGET /p3 HTTP/1.1\r\nHost: s.test\r\n\r\n');
+        c.socket.end();
+        const got: string[] = [];
+        for (let i = 0; i < 3; i++) got.push(line(await c.response()));
+        assert.deepEqual(got, ['GET /p1 HTTP/1.1', 'GET /p2 HTTP/1.1', 'GET /p3 HTTP/1.1']);
+        await c.waitEof(2_000);
+        assert.equal(c.pending.length, 0, 'nothing after the third response');
+      }),
+    );
+    await t.test('a request and half of the next, then FIN: one response, then close; the half never reaches the server', () =>
+      withClient(port, async (c) => {
+        c.write('GET /h1 HTTP/1.1\r\nHost: s.test\r\n\r\nGET /h2 HTTP/1.1\r\nHo');
+        c.socket.end();
+        assert.equal(line(await c.response()), 'GET /h1 HTTP/1.1');
+        await c.waitEof(2_000);
+        assert.equal(c.pending.length, 0);
+        assert.ok(!b.lines().some((l) => l.includes('/h2')), `server lines: ${b.lines().join(' | ')}`);
+      }),
+    );
+  });
+});
+
 test('HTTP/1.0 with Connection: keep-alive: connection: keep-alive and a second request on the same connection', async () => {
   const b = await scriptedServer(answerOk);
   await withProxy(b, {}, (port) =>
