@@ -12,6 +12,7 @@ import { ServerConnections } from './http/http-upstream.ts';
 import type { Server } from './pool/server.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { clientReadsMode } from './net/client-reads.ts';
 
 export class Proxy {
   readonly config: Config;
@@ -39,6 +40,7 @@ export class Proxy {
     this.config = config;
     this.log = log;
     this.sessions = new SessionTable(config.limits.maxSessions);
+    if (clientReadsMode() !== 'user-buffer') log.warn({ node: process.version }, 'this Node lacks the internals client-reads.ts uses: client sockets read through streams (more CPU and GC per read)');
     for (const pc of config.pools) {
       const pool = new Pool(pc, log);
       this.pools.set(pc.name, pool);
