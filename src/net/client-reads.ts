@@ -4,8 +4,9 @@
 // Why: every client read otherwise costs a malloc, a realloc, an ArrayBuffer and a FastBuffer,
 // and the young-generation GC must then sweep thousands of dead ArrayBuffers: measured under the
 // S7 load of bench/ (tcp, 36k req/s, --trace-gc-nvp), 0.7–1.0 ms of each 1.0–1.3 ms scavenge was
-// "sweep_array_buffers"; with these reads a scavenge takes 0.3 ms. S1 tcp CPU per request went
-// from a median 13.5 to 11.5 µs over 6 alternating runs (the note of issue 4 has the commands).
+// "sweep_array_buffers"; with these reads a scavenge takes 0.3 ms, and the p99 of S1-like load
+// fell in every alternating pair (CPU per request moved less than the machine's noise; the
+// issue 4 note of 2026-11-22 has the figures and commands).
 //
 // How: Node has exactly this mode for sockets it creates from options (`onread`, which the server
 // side uses via net.connect), but net.Server builds accepted sockets without it. So an accepted,
@@ -61,10 +62,11 @@ export function clientReadsMode(): 'user-buffer' | 'data-events' {
 function onUserRead(this: ClientSocket, n: number): boolean {
   const chunk = copyOfScratch(n);
   const handler = this[kHandler];
-  if (handler == null) {
-    // No handler: the bytes go into the stream, for 'data' listeners and pipe (Upgrade tunnels).
-    if (!this.push(chunk)) this.pause();
-  } else handler.call(this, chunk);
+  // No handler: the bytes go into the stream, for 'data' listeners and pipe (Upgrade tunnels). A
+  // full stream makes Node stop the handle (false), as for its own reads, and Socket._read starts
+  // it again once the reader catches up; pause() here would also stop a flowing pipe for good.
+  if (handler == null) return this.push(chunk);
+  handler.call(this, chunk);
   // Pausing is the handler's business (socket.pause() stops the handle in this mode too).
   return true;
 }

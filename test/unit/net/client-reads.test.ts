@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { clientReadsMode, deliverReads } from '../../../src/net/client-reads.ts';
 
 /** A paused accepted socket and the client connected to it; closed when the test ends, pass or fail. */
@@ -102,6 +103,24 @@ test('null hands the reads back to the stream: pipe gets everything that follows
   await once(accepted, 'end');
   assert.equal(Buffer.concat(before).toString(), 'handled');
   assert.deepEqual(Buffer.concat(piped), big);
+});
+
+test('null, then a pipe into a slow destination: backpressure stops and restarts reads, nothing is lost', async (t) => {
+  const { accepted, client } = await pair(t);
+  deliverReads(accepted, null);
+  const got: Buffer[] = [];
+  const slow = new Writable({
+    highWaterMark: 1024,
+    write(chunk: Buffer, _enc, done) {
+      got.push(chunk);
+      setTimeout(done, 1);
+    },
+  });
+  accepted.pipe(slow);
+  const big = pattern(2 * 1024 * 1024, 3);
+  client.end(big);
+  await once(slow, 'finish');
+  assert.deepEqual(Buffer.concat(got), big);
 });
 
 test('bytes put back into the stream come first: such a socket stays on data events', async (t) => {
