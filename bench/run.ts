@@ -14,7 +14,12 @@ import { checksList, fmt, medianSample, scenarioTable } from './lib/report.ts';
 import { startServers } from './lib/servers.ts';
 import { StartError, TARGETS, TARGET_NAMES, isTargetName, startTarget, type RunningTarget, type TargetName } from './lib/targets.ts';
 import { SCENARIOS, SCENARIO_IDS, isScenarioId, type Check, type Outcome, type RunResults, type Sample, type Scenario, type ScenarioContext, type ScenarioId, type Settings } from './scenarios/scenario.ts';
-import { DURATION_FACTOR as S7_DURATION_FACTOR } from './scenarios/s7-fixed-rate-latency.ts';
+
+/** " (S7: 20 s)" for the scenarios whose repetitions run longer than --duration. */
+function longerWindows(settings: Settings): string {
+  const longer = SCENARIO_IDS.filter((id) => (SCENARIOS[id].windowFactor ?? 1) !== 1).map((id) => `${id}: ${(SCENARIOS[id].windowFactor ?? 1) * settings.durationS} s`);
+  return longer.length === 0 ? '' : ` (${longer.join(', ')})`;
+}
 
 const USAGE = `usage: npm run bench -- [--quick] [--scenarios S1,S3] [--targets fullproxy-http,haproxy-http] [--duration 5s]
   --quick        1 repetition, 2 s runs, 2,000 idle connections in S6 (smoke check, < 3 min)
@@ -241,10 +246,9 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
   const servers = await startServers(reg, tools, dir, nofile);
   const env: BenchEnv = { reg, tools, dir, repoRoot: REPO_ROOT, node: process.execPath, nofile, clkTck: clockTicksPerSecond(), servers: servers.addresses, log };
 
-  const perTarget = (factor: number): number => settings.warmupS + settings.repetitions * (factor * settings.durationS + 0.5) + 1;
-  const loadScenarios = opts.scenarios.filter((s) => ['S1', 'S2', 'S3'].includes(s)).length;
-  const s7 = opts.scenarios.includes('S7') ? opts.targets.length * perTarget(S7_DURATION_FACTOR) : 0;
-  const estimateS = loadScenarios * opts.targets.length * perTarget(1) + s7 + (opts.scenarios.includes('S6') ? opts.targets.length * settings.repetitions * (settings.quick ? 4 : 8) : 0);
+  const perTarget = (id: ScenarioId): number => settings.warmupS + settings.repetitions * ((SCENARIOS[id].windowFactor ?? 1) * settings.durationS + 0.5) + 1;
+  const loadS = opts.scenarios.filter((s) => ['S1', 'S2', 'S3', 'S7'].includes(s)).reduce((sum, id) => sum + opts.targets.length * perTarget(id), 0);
+  const estimateS = loadS + (opts.scenarios.includes('S6') ? opts.targets.length * settings.repetitions * (settings.quick ? 4 : 8) : 0);
   log(
     `bench: ${opts.scenarios.join(',')} × ${opts.targets.length} targets, ${settings.repetitions} repetition(s) of ${settings.durationS}s; about ${Math.ceil(estimateS / 60)} min. ` +
       `proxy on cpu ${PROXY_CPU}; wrk, clients and servers (nginx ${servers.addresses.join(', ')}) on cpu ${LOAD_CPU}; fd limit ${nofile}; temp ${dir}`,
@@ -285,7 +289,7 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
     '',
     `- machine: ${machine['cpu']}, Linux ${machine['kernel']}; Node ${machine['node']}, ${machine['haproxy']}, ${machine['nginx']}, ${machine['wrk']}; fullproxy at ${gitRevision()}`,
     `- each proxy: one worker/thread pinned to cpu ${PROXY_CPU}; wrk -t1, the bench clients and the nginx servers (one worker, two ports) on cpu ${LOAD_CPU}; loopback only`,
-    `- ${settings.repetitions} repetition(s) of ${settings.durationS} s (S7: ${S7_DURATION_FACTOR * settings.durationS} s) after a ${settings.warmupS} s warm-up; medians. S6: ${fmt(s6n, 0)} idle connections${tcpIdle < s6n ? ` (tcp mode ${fmt(tcpIdle, 0)}: two sockets per session within the fd limit of ${fmt(nofile, 0)})` : ''}`,
+    `- ${settings.repetitions} repetition(s) of ${settings.durationS} s${longerWindows(settings)} after a ${settings.warmupS} s warm-up; medians. S6: ${fmt(s6n, 0)} idle connections${tcpIdle < s6n ? ` (tcp mode ${fmt(tcpIdle, 0)}: two sockets per session within the fd limit of ${fmt(nofile, 0)})` : ''}`,
     `- CPU µs/req = (utime + stime of the proxy's process tree after − before, /proc/PID/stat) ÷ requests completed; ratios are against HAProxy in the same mode (tcp or http)`,
     `- a 2-core shared machine is noisy: compare only within one run, and trust CPU per request over requests/s (the load cpu saturates first)`,
     `- run time ${fmt(elapsedS / 60, 1)} min`,

@@ -24,7 +24,7 @@ const SCRIPT = fileURLToPath(new URL('../conf/wrk-think-time.lua', import.meta.u
 /** mean think time of the script */
 const THINK_S = 0.01;
 /** S7's window, in units of the bench's --duration (5 s → 20 s): see the header. */
-export const DURATION_FACTOR = 4;
+const DURATION_FACTOR = 4;
 /** below this share of the target rate a target "did not sustain the rate" */
 const SUSTAINED = 0.9;
 
@@ -97,6 +97,7 @@ export const s7: Scenario = {
     `wrk -t1 --latency with a Lua think time (bench/conf/wrk-think-time.lua: uniform 5..15 ms after each response per connection; Debian wrk has no -R); the connection count is calibrated once on the direct path to offer half of HAProxy http's S1 req/s, then used for every target. Each repetition runs ${DURATION_FACTOR}× the bench's duration, so that the burst of wrk opening all its connections at once weighs well under 1% of the requests (steady state). Closed loop: a proxy that cannot keep up shows a lower rate and a higher latency.`,
   unavailable: null,
   targets: TARGET_NAMES,
+  windowFactor: DURATION_FACTOR,
   restartPerRepetition: false,
   prepare,
   warmup: (ctx, t) => wrkWarmup(ctx, t, load),

@@ -80,6 +80,8 @@ export interface Scenario {
   /** non-null: the scenario cannot run yet, and why */
   readonly unavailable: string | null;
   readonly targets: readonly TargetName[];
+  /** a measured repetition lasts windowFactor × --duration (1 when absent) */
+  readonly windowFactor?: number;
   /** a fresh proxy process per repetition (memory baselines) instead of one per scenario */
   readonly restartPerRepetition: boolean;
   /** once before any target; a non-null answer makes the whole scenario n/a with that reason */
