@@ -13,6 +13,7 @@ import type { Server } from './pool/server.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { clientReadsMode } from './net/client-reads.ts';
+import { directWritesMode } from './net/direct-writes.ts';
 
 export class Proxy {
   readonly config: Config;
@@ -41,6 +42,7 @@ export class Proxy {
     this.log = log;
     this.sessions = new SessionTable(config.limits.maxSessions);
     if (clientReadsMode() !== 'user-buffer') log.warn({ node: process.version }, 'this Node lacks the internals client-reads.ts uses: client sockets read through streams (more CPU and GC per read)');
+    if (directWritesMode() !== 'handle') log.warn({ node: process.version }, 'this Node lacks the internals direct-writes.ts uses: writes go through streams (more CPU per write)');
     for (const pc of config.pools) {
       const pool = new Pool(pc, log);
       this.pools.set(pc.name, pool);

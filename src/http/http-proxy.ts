@@ -18,6 +18,7 @@ import type { ResponseHead } from './response-head.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
+import { isFlushed, send } from '../net/direct-writes.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -165,7 +166,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       (this.#pending ??= []).push(bytes);
       return;
     }
-    if (!up.socket!.write(bytes)) this.conn.pauseReading(PAUSE_BACKPRESSURE);
+    if (!send(up.socket!, bytes)) this.conn.pauseReading(PAUSE_BACKPRESSURE);
   }
 
   onUpstreamDrain(): void {
@@ -186,7 +187,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     const socket = up.socket!;
     const pending = this.#pending;
     this.#pending = null;
-    if (pending === null) socket.write(this.#head, 'latin1');
+    if (pending === null) send(socket, this.#head);
     else {
       socket.cork();
       socket.write(this.#head, 'latin1');
@@ -234,7 +235,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     const extra = viaLine(head) + '\r\n';
     const out = Buffer.allocUnsafe(head.byteLength(extra));
     head.writeTo(out, 0, extra);
-    if (!this.conn.socket.write(out)) this.#pauseUpstream();
+    if (!send(this.conn.socket, out)) this.#pauseUpstream();
   }
 
   onResponseHead(head: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void {
@@ -256,7 +257,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       const out = Buffer.allocUnsafe(headBytes + n);
       const o = head.writeTo(out, 0, extra);
       if (n > 0) buf.copy(out, o, start, end);
-      ok = conn.socket.write(out);
+      ok = send(conn.socket, out);
     } else {
       const out = Buffer.allocUnsafe(headBytes);
       head.writeTo(out, 0, extra);
@@ -269,11 +270,11 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   flushed(): boolean {
-    return this.conn.socket.writableLength === 0;
+    return isFlushed(this.conn.socket);
   }
 
   onResponseBody(buf: Buffer, start: number, end: number): void {
-    if (!this.conn.socket.write(start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.#pauseUpstream();
+    if (!send(this.conn.socket, start === 0 && end === buf.length ? buf : buf.subarray(start, end))) this.#pauseUpstream();
   }
 
   /** Decoded payload (HTTP/1.0 client): written as is, the connection's end delimits it. */

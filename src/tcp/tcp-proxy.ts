@@ -27,6 +27,7 @@ import { closeSocket, resetSocket } from '../net/socket.ts';
 import { logSessionEnd, type ListenerCounters } from '../listener/counters.ts';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { deliverReads } from '../net/client-reads.ts';
+import { isFlushed, send } from '../net/direct-writes.ts';
 
 const kSession = Symbol('tcpSession');
 
@@ -46,7 +47,7 @@ function onServerDrain(this: SessionSocket): void {
 function onClientData(this: SessionSocket, chunk: Buffer): void {
   const ts = this[kSession];
   const server = ts?.session.server;
-  if (server == null || server.write(chunk) || server.destroyed) return;
+  if (server == null || send(server, chunk) || server.destroyed) return;
   ts!.clientPaused = true;
   this.pause();
 }
@@ -83,8 +84,8 @@ class TcpSession implements SessionOwner {
   /** One read from the server: to the client; false pauses the server socket (backpressure). */
   fromServer(n: number, buf: Buffer): boolean {
     const client = this.session.client;
-    const ok = client.write(this.reads.own(n, buf));
-    this.reads.release(buf, client.writableLength === 0);
+    const ok = send(client, this.reads.own(n, buf));
+    this.reads.release(buf, isFlushed(client));
     if (ok || client.destroyed) return true;
     this.waitingDrain = true;
     return false;
