@@ -158,37 +158,67 @@ function brief(s: Sample): string {
   return parts.join(' · ');
 }
 
-/** One scenario on one target: start (once, or per repetition), warm up, measure, stop. */
-async function runOne(scenario: Scenario, ctx: ScenarioContext, name: TargetName, tag: string): Promise<Outcome> {
-  const samples: Sample[] = [];
-  let running: RunningTarget | null = null;
+/** A target's progress through a scenario's repetitions. */
+interface TargetRun {
+  running: RunningTarget | null;
+  samples: Sample[];
+  /** Set once the target is out of the scenario (failed, died): n/a with the reason. */
+  failed: Outcome | null;
+}
+
+/**
+ * One scenario over its targets. Repetitions go round the targets (repetition 1 of every target,
+ * then repetition 2, …) with the targets kept running in between, idle: a slow spell of the shared
+ * machine then costs one repetition of several targets, which the median absorbs, instead of every
+ * repetition of one target (seen: one target's three repetitions all 2× slower, in a spell that
+ * came and went within minutes). Each repetition is preceded by the scenario's warm-up, so a
+ * target that sat idle is back in its steady state (pools, JIT) when measured.
+ */
+async function runScenario(scenario: Scenario, ctx: ScenarioContext, id: ScenarioId, targets: readonly TargetName[]): Promise<Partial<Record<TargetName, Outcome>>> {
+  const runs = new Map<TargetName, TargetRun>(targets.map((t) => [t, { running: null, samples: [], failed: null }]));
   const reps = ctx.settings.repetitions;
   try {
     for (let rep = 1; rep <= reps; rep++) {
-      if (running === null) {
-        running = await startTarget(ctx.env, name);
-        if (scenario.warmup !== undefined) await scenario.warmup(ctx, running);
-      }
-      const s = await scenario.measure(ctx, running);
-      const died = running.failure();
-      if (died !== null) return { status: 'n/a', reason: `died during the run: ${died}`, samples };
-      samples.push(s);
-      log(`${tag} ${name} ${rep}/${reps}: ${brief(s)}`);
-      const problem = sampleProblem(s);
-      if (problem !== null) return { status: 'n/a', reason: problem, samples };
-      if (scenario.restartPerRepetition) {
-        await running.stop();
-        running = null;
+      for (const [i, name] of targets.entries()) {
+        const run = runs.get(name)!;
+        if (run.failed === null) run.failed = await repetition(scenario, ctx, name, run, rep, `[${id} ${i + 1}/${targets.length}]`);
+        if (run.failed !== null && run.running !== null) {
+          await run.running.stop();
+          run.running = null;
+        }
       }
     }
+  } finally {
+    for (const run of runs.values()) if (run.running !== null) await run.running.stop();
+  }
+  const out: Partial<Record<TargetName, Outcome>> = {};
+  for (const [name, run] of runs) out[name] = run.failed ?? { status: 'ok', samples: run.samples, median: medianSample(run.samples) };
+  return out;
+}
+
+/** One measured repetition of one target (started on first use, or per repetition); an n/a outcome when it fails. */
+async function repetition(scenario: Scenario, ctx: ScenarioContext, name: TargetName, run: TargetRun, rep: number, tag: string): Promise<Outcome | null> {
+  const reps = ctx.settings.repetitions;
+  try {
+    run.running ??= await startTarget(ctx.env, name);
+    if (scenario.warmup !== undefined) await scenario.warmup(ctx, run.running);
+    const s = await scenario.measure(ctx, run.running);
+    const died = run.running.failure();
+    if (died !== null) return { status: 'n/a', reason: `died during the run: ${died}`, samples: run.samples };
+    run.samples.push(s);
+    log(`${tag} ${name} ${rep}/${reps}: ${brief(s)}`);
+    const problem = sampleProblem(s);
+    if (problem !== null) return { status: 'n/a', reason: problem, samples: run.samples };
+    if (scenario.restartPerRepetition) {
+      await run.running.stop();
+      run.running = null;
+    }
+    return null;
   } catch (err) {
     const reason = err instanceof StartError ? `did not start: ${err.message}` : err instanceof Error ? err.message : String(err);
     log(`${tag} ${name}: n/a (${reason})`);
-    return { status: 'n/a', reason, samples };
-  } finally {
-    if (running !== null) await running.stop();
+    return { status: 'n/a', reason, samples: run.samples };
   }
-  return { status: 'ok', samples, median: medianSample(samples) };
 }
 
 async function main(): Promise<number> {
@@ -246,7 +276,7 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
   const servers = await startServers(reg, tools, dir, nofile);
   const env: BenchEnv = { reg, tools, dir, repoRoot: REPO_ROOT, node: process.execPath, nofile, clkTck: clockTicksPerSecond(), servers: servers.addresses, log };
 
-  const perTarget = (id: ScenarioId): number => settings.warmupS + settings.repetitions * ((SCENARIOS[id].windowFactor ?? 1) * settings.durationS + 0.5) + 1;
+  const perTarget = (id: ScenarioId): number => settings.repetitions * (settings.warmupS + (SCENARIOS[id].windowFactor ?? 1) * settings.durationS + 0.5) + 1;
   const loadS = opts.scenarios.filter((s) => ['S1', 'S2', 'S3', 'S7'].includes(s)).reduce((sum, id) => sum + opts.targets.length * perTarget(id), 0);
   const estimateS = loadS + (opts.scenarios.includes('S6') ? opts.targets.length * settings.repetitions * (settings.quick ? 4 : 8) : 0);
   log(
@@ -270,9 +300,8 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
     const sr: Partial<Record<TargetName, Outcome>> = {};
     results[id] = sr;
     const notReady = scenario.prepare === undefined ? null : await scenario.prepare(ctx);
-    for (const [i, t] of targets.entries()) {
-      sr[t] = notReady !== null ? { status: 'n/a', reason: notReady, samples: [] } : await runOne(scenario, ctx, t, `[${id} ${i + 1}/${targets.length}]`);
-    }
+    if (notReady !== null) for (const t of targets) sr[t] = { status: 'n/a', reason: notReady, samples: [] };
+    else Object.assign(sr, await runScenario(scenario, ctx, id, targets));
     const sc = scenario.checks(sr);
     checks.push(...sc);
     sections.push(`${heading}\n\n${scenario.method}\n\n${scenarioTable(scenario, sr, targets)}${sc.length > 0 ? `\n\n${checksList(sc)}` : ''}`);

@@ -86,7 +86,7 @@ export interface Scenario {
   readonly restartPerRepetition: boolean;
   /** once before any target; a non-null answer makes the whole scenario n/a with that reason */
   prepare?(ctx: ScenarioContext): Promise<string | null>;
-  /** once per started target, not measured (JIT, connection pools) */
+  /** before every measured repetition, not measured (JIT, connection pools; a target may have sat idle while the others ran) */
   warmup?(ctx: ScenarioContext, target: RunningTarget): Promise<void>;
   measure(ctx: ScenarioContext, target: RunningTarget): Promise<Sample>;
   readonly columns: readonly Column[];
