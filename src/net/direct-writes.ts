@@ -4,12 +4,14 @@
 // Why: a socket.write() of an already-framed buffer runs Writable.write → writeOrBuffer →
 // Socket._write → writeGeneric, allocates a WriteWrap (a native-backed object) and updates the
 // stream's bookkeeping, all to end in the same handle.writeBuffer() call. Most writes on loopback
-// complete inside that call (uv_try_write), so the bookkeeping is pure cost: with two or four
-// writes per proxied request it was about a fifth of fullproxy's JavaScript time per request in
-// the http profile under bench S1 (issue 4 note of 2026-11-22 has the figures).
+// complete inside that call (uv_try_write), so the bookkeeping is pure cost: with two writes per
+// proxied request it was 4 % of the process's time in the http profile under bench S1 (a sixth
+// of its JavaScript time), and skipping it cut CPU per request by ~5 % in tcp and http mode
+// (alternating A/B runs; the issue 4 note of 2026-11-22 has the figures).
 //
 // How: the WriteWrap class and the write-result fields come from the stream_wrap binding (the one
-// Node's own net.js uses). One spare WriteWrap serves every write that completes at once (the
+// Node's own net.js uses; process.binding is deprecated in the documentation only, and warns
+// under --pending-deprecation). One spare WriteWrap serves every write that completes at once (the
 // native side only takes hold of it when a write has to wait). A write that waits keeps its bytes
 // referenced until libuv is done; the caller gets false, as from socket.write() on a full queue,
 // and 'drain' once every waiting direct write has completed. bytesWritten stays right (Node reads
