@@ -11,6 +11,7 @@
 //                               one callback per read writes them to the client: no Readable
 //                               stream and no 64 KiB allocation per read (downloads are the bulk).
 //                               The server's FIN → client.end(); the other direction keeps flowing.
+//   Writes both ways go to the socket handle when nothing is queued (net/direct-writes.ts).
 //   error on one side (ECONNRESET, …) → RST on the other (resetAndDestroy).
 import type { OnReadOpts, Socket } from 'node:net';
 import type { ListenerConfig } from '../config/schema.ts';

@@ -8,6 +8,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { clientReadsMode, deliverReads } from '../../../src/net/client-reads.ts';
+import { patternBuffer as pattern } from '../../helpers/clients.ts';
 
 /** A paused accepted socket and the client connected to it; closed when the test ends, pass or fail. */
 async function pair(t: TestContext): Promise<{ server: Server; accepted: Socket; client: Socket }> {
@@ -25,12 +26,6 @@ async function pair(t: TestContext): Promise<{ server: Server; accepted: Socket;
     server.close();
   });
   return { server, accepted: sock, client };
-}
-
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
 }
 
 test('this Node has the user-buffer mode (a Node upgrade that loses it must be noticed)', () => {

@@ -8,23 +8,28 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { directWritesMode, isFlushed, send } from '../../../src/net/direct-writes.ts';
+import { patternBuffer as pattern } from '../../helpers/clients.ts';
+import { waitEvent, waitFor } from '../../helpers/wait.ts';
 
-/** A connected pair (`local` writes, `peer` reads); closed when the test ends, pass or fail. */
-async function pair(t: TestContext): Promise<{ local: Socket; peer: Socket }> {
-  const server = createServer({ allowHalfOpen: true });
+/**
+ * A connected pair (`local` writes, `peer` reads); closed when the test ends, pass or fail. With
+ * `writerAccepted` the writer is the accepted side and never starts reading (pauseOnConnect).
+ */
+async function pair(t: TestContext, writerAccepted = false): Promise<{ local: Socket; peer: Socket }> {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: writerAccepted });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const local = connect(port, '127.0.0.1');
-  await once(local, 'connect');
-  const [peer] = await accepted;
+  const client = connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const [sock] = await accepted;
   t.after(() => {
-    local.destroy();
-    peer.destroy();
+    client.destroy();
+    sock.destroy();
     server.close();
   });
-  return { local, peer };
+  return writerAccepted ? { local: sock, peer: client } : { local: client, peer: sock };
 }
 
 /** Everything `peer` receives until its FIN. */
@@ -33,17 +38,6 @@ async function readAll(peer: Socket): Promise<Buffer> {
   peer.on('data', (c: Buffer) => got.push(c));
   await once(peer, 'end');
   return Buffer.concat(got);
-}
-
-/** `p`, or a failure naming `what` after 2 s (a missing event must fail, not hang the suite). */
-function within<T>(p: Promise<T>, what: string): Promise<T> {
-  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within 2 s`)), 2000).unref())]);
-}
-
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
 }
 
 test('this Node lets writes skip the stream (a Node upgrade that loses it must be noticed)', () => {
@@ -85,7 +79,7 @@ test('a write that has to wait returns false; isFlushed() stays false until libu
   local.on('drain', () => drains++);
   const received = readAll(peer);
   peer.resume();
-  await within(once(local, 'drain'), "'drain'");
+  await waitEvent(local, 'drain', 2000); // a missing 'drain' must fail, not hang the suite
   assert.equal(isFlushed(local), true);
   // After the wait the socket takes direct writes again.
   const tail = pattern(10, 99);
@@ -136,28 +130,17 @@ test("end() after writes that wait: the peer gets every byte, then the FIN", asy
 });
 
 test('writing to a peer that reset: the socket is destroyed with the error, nothing throws', async (t) => {
-  // The writer is an accepted socket that never started reading, so the write (not a read) is what
-  // meets the reset.
-  const server = createServer({ pauseOnConnect: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const peer = connect((server.address() as { port: number }).port, '127.0.0.1');
-  await once(peer, 'connect');
-  const [local] = await accepted;
-  t.after(() => {
-    local.destroy();
-    peer.destroy();
-    server.close();
-  });
+  // The writer never started reading, so the write (not a read) is what meets the reset.
+  const { local, peer } = await pair(t, true);
   const errors: string[] = [];
   local.on('error', (e: NodeJS.ErrnoException) => errors.push(`${e.syscall} ${e.code}`));
-  const closed = new Promise((r) => local.on('close', r));
+  let closed = false;
+  local.on('close', () => (closed = true));
   peer.resetAndDestroy();
   await new Promise((r) => setTimeout(r, 50)); // the RST has arrived
   let writes = 0;
   for (; writes < 10 && !local.destroyed; writes++) send(local, pattern(1000, writes));
-  await within(closed, "'close'");
+  await waitFor(() => closed, 2000, "'close'");
   assert.ok(writes >= 1);
   assert.ok(errors.length === 1 && /^write (EPIPE|ECONNRESET)$/.test(errors[0]!), `errors: ${errors.join(',')}`);
 });
