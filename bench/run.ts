@@ -1,9 +1,10 @@
 // `npm run bench`: fullproxy against HAProxy, nginx and node-http-proxy on this machine, in one
 // run, one pinned cpu per side; prints one table per scenario with ratios against HAProxy in the
-// same mode and writes it to bench/results/<date>.md (+ .json with every repetition).
+// same mode and writes it to bench/results/<date>.md (+ .json with every repetition); a later
+// run of the same day writes <date>-2, -3, … instead of replacing it.
 // Installs nothing: says what is missing and exits 1. See bench/README.md.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -330,13 +331,25 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
   const suffix = `${settings.quick ? '-quick' : ''}${opts.partial ? '-partial' : ''}`;
   const outDir = join(BENCH_DIR, 'results');
   mkdirSync(outDir, { recursive: true });
-  const mdPath = join(outDir, `${date}${suffix}.md`);
-  const jsonPath = join(outDir, `${date}${suffix}.json`);
+  const base = freeResultName(outDir, `${date}${suffix}`);
+  const mdPath = join(outDir, `${base}.md`);
+  const jsonPath = join(outDir, `${base}.json`);
   writeFileSync(mdPath, markdown);
   const labels = Object.fromEntries(TARGET_NAMES.map((t) => [t, TARGETS[t].label]));
   writeFileSync(jsonPath, `${JSON.stringify({ date, settings, machine, fdLimit: nofile, elapsedS, targets: labels, checks, scenarios: results }, null, 2)}\n`);
   log(`bench: wrote ${mdPath} and ${jsonPath}`);
   return 0;
+}
+
+/**
+ * `<date>` for the first run of a day, `<date>-2`, `-3`, … after it: a second run never replaces
+ * an earlier one (runs used to be renamed by hand before the next, or were lost).
+ */
+function freeResultName(dir: string, base: string): string {
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    if (!existsSync(join(dir, `${name}.md`)) && !existsSync(join(dir, `${name}.json`))) return name;
+  }
 }
 
 main().then(

@@ -62,12 +62,17 @@ function connectionOptions(raw: readonly string[]): ConnectionOptions {
   return opts;
 }
 
-export function buildRequestHeaders(raw: readonly string[], httpVersion: string, policy: ForwardedPolicy, peer: string, proto: string, port: number): RequestHead {
+/**
+ * `authority`: the host of an absolute-form target (request-target.ts), which replaces the Host
+ * value (RFC 9112 §3.2.2); null keeps the received Host.
+ */
+export function buildRequestHeaders(raw: readonly string[], httpVersion: string, authority: string | null, policy: ForwardedPolicy, peer: string, proto: string, port: number): RequestHead {
   const conn = connectionOptions(raw);
   const named = conn.named;
   const out: string[] = [];
   let hosts = 0;
   let host = '';
+  let hostAt = -1;
   let te: string | null = null;
   let cl: string | null = null;
   let xff: string | null = null;
@@ -82,6 +87,7 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
       case 'host':
         hosts++;
         host = value;
+        hostAt = out.length;
         break;
       case 'content-length':
         if (!DIGITS.test(value) || (cl !== null && cl !== value)) return bad('conflicting or malformed Content-Length');
@@ -107,9 +113,14 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || (named !== null && named.has(lower))) continue;
     out.push(name, value);
   }
+  // RFC 9112 §3.2: one Host, valid, even when an absolute-form target then overrides it.
   if (hosts !== 1) return bad(hosts === 0 ? 'no Host header' : 'more than one Host header');
-  // RFC 9112 §3.2: an invalid Host value is a 400, not something to route on.
   if (!HOST_VALUE.test(host)) return bad('malformed Host header');
+  if (authority !== null) {
+    if (!HOST_VALUE.test(authority)) return bad('malformed host in request target');
+    host = authority;
+    out[hostAt + 1] = authority;
+  }
   if (te !== null) {
     if (httpVersion === '1.0') return bad('Transfer-Encoding in HTTP/1.0');
     if (te.toLowerCase() !== 'chunked') return bad('Transfer-Encoding other than chunked');

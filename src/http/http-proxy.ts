@@ -15,6 +15,7 @@ import type { RequestLine } from './message-head.ts';
 import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
 import { buildRequestHeaders, fieldLines, VIA, type RequestHead } from './headers.ts';
 import type { ResponseHead } from './response-head.ts';
+import { forwardedTarget } from './request-target.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
@@ -39,6 +40,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   readonly conn: HttpConnection;
   readonly ctx: HttpListenerContext;
   readonly method: string;
+  /** The request-target as sent to the server: origin-form for an absolute-form one (request-target.ts). */
   readonly target: string;
   readonly minor: 0 | 1;
   readonly isHead: boolean;
@@ -87,20 +89,21 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.conn = conn;
     this.ctx = ctx;
     this.method = line.method;
-    this.target = line.target;
+    const t = forwardedTarget(line.method, line.target);
+    this.target = t.target;
     this.minor = line.minor;
     this.isHead = line.method === 'HEAD';
     this.startedAt = Date.now();
     this.sink = line.minor === 0 ? this : null;
-    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', ctx.forwarded, conn.info.clientAddress, ctx.proto, conn.info.localPort);
-    this.error = h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
+    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t.authority, ctx.forwarded, conn.info.clientAddress, ctx.proto, conn.info.localPort);
+    this.error = t.error ?? h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
     this.host = h.host;
     this.upgrade = h.upgrade;
     this.fields = h.headers ?? [];
     this.keepAlive = !h.close;
     this.#hasBody = h.hasBody;
     this.#expectContinue = h.expectContinue && line.minor === 1;
-    this.#head = this.error === null && this.upgrade === null ? `${line.method} ${line.target} HTTP/1.1\r\n${fieldLines(this.fields)}\r\n` : '';
+    this.#head = this.error === null && this.upgrade === null ? `${line.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}\r\n` : '';
     const body = conn.requestBody;
     body.reset(h.chunked ? CHUNKED : h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
     this.readingBody = this.error === null && !body.done;
@@ -108,7 +111,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   start(): void {
     const { ctx, conn } = this;
-    const pool = ctx.pools.get(ctx.router.route(this.host, this.target));
+    const pool = ctx.pools.get(ctx.router.match(this.host, this.target));
     if (pool === undefined) return this.#fail('no-server');
     this.pool = pool;
     conn.session.pool = pool.name;

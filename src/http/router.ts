@@ -18,18 +18,9 @@ export class Router {
   }
 
   /**
-   * The pool for a request. An absolute-form target (`GET http://host/path`) names the host itself
-   * and it wins over the Host header (RFC 9112 §3.2.2); routes then see its path.
+   * The pool for a request: `host` is its Host value (may carry a port; an absolute-form target's
+   * host has replaced it, request-target.ts), `path` its target in origin-form.
    */
-  route(host: string, target: string): string {
-    if (target.charCodeAt(0) === 47 /* / */) return this.match(host, target);
-    const scheme = target.indexOf('://');
-    if (scheme < 0) return this.match(host, target);
-    const slash = target.indexOf('/', scheme + 3);
-    return this.match(target.slice(scheme + 3, slash < 0 ? target.length : slash), slash < 0 ? '/' : target.slice(slash));
-  }
-
-  /** `host` is the Host header as received (may carry a port); `path` the request target. */
   match(host: string | undefined, path: string): string {
     if (this.#routes.length === 0) return this.#default;
     const h = host === undefined ? '' : stripPort(host).toLowerCase();

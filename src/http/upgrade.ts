@@ -36,7 +36,7 @@ export class UpgradeTunnel {
     const { req, client, state, ctx } = this;
     client.on('error', () => this.#teardown(true));
     client.on('close', () => this.#teardown(false));
-    const pool = ctx.pools.get(ctx.router.route(req.host, req.target));
+    const pool = ctx.pools.get(ctx.router.match(req.host, req.target));
     const server = pool?.pick({ clientAddress: state.info.clientAddress, destination: req.host }) ?? null;
     if (pool === undefined || server === null) return sendRawFailure(client, 'no-server');
     this.server = server;

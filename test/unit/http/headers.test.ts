@@ -5,7 +5,7 @@ import { buildRequestHeaders } from '../../../src/http/headers.ts';
 import { ForwardedPolicy } from '../../../src/http/forwarded.ts';
 
 const append = new ForwardedPolicy({ xForwardedFor: 'append', trustedProxies: ['10.0.0.0/8'] });
-const build = (raw: string[], version = '1.1', peer = '192.0.2.1') => buildRequestHeaders(raw, version, append, peer, 'http', 8080);
+const build = (raw: string[], version = '1.1', peer = '192.0.2.1') => buildRequestHeaders(raw, version, null, append, peer, 'http', 8080);
 const pairs = (flat: readonly string[]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i]!.toLowerCase(), flat[2 * i + 1]!]));
 
 test('adds X-Forwarded-For/-Proto/-Port and Via; keeps end-to-end headers in order', () => {
@@ -65,4 +65,15 @@ test('request: Connection options, Upgrade only when Connection names it, Expect
   assert.equal(r.contentLength, 12);
   assert.equal(r.chunked, false);
   assert.equal(r.host, 'a');
+});
+
+test('an absolute-form target\'s authority replaces the Host value in place; Host is still required and checked', () => {
+  const r = buildRequestHeaders(['Accept', '*/*', 'Host', 'received.test', 'X-A', '1'], '1.1', 'target.test:8080', append, '192.0.2.1', 'http', 8080);
+  assert.equal(r.error, null);
+  assert.equal(r.host, 'target.test:8080');
+  assert.deepEqual(r.headers!.slice(0, 6), ['Accept', '*/*', 'Host', 'target.test:8080', 'X-A', '1']);
+  assert.match(buildRequestHeaders(['Accept', '*/*'], '1.1', 'target.test', append, '192.0.2.1', 'http', 8080).error ?? '', /no Host header/);
+  assert.match(buildRequestHeaders(['Host', 'a b'], '1.1', 'target.test', append, '192.0.2.1', 'http', 8080).error ?? '', /malformed Host header/);
+  assert.match(buildRequestHeaders(['Host', 'a'], '1.1', 'bad host', append, '192.0.2.1', 'http', 8080).error ?? '', /malformed host in request target/);
+  assert.match(buildRequestHeaders(['Host', 'a'], '1.1', 'a.test:8x', append, '192.0.2.1', 'http', 8080).error ?? '', /malformed host in request target/);
 });

@@ -249,7 +249,7 @@ function ours(input: string): Ours | null {
   if (isHeadError(parsed)) return { head, line: null, framing: null, error: `head: ${parsed.error}` };
   let framing: RequestHead;
   try {
-    framing = buildRequestHeaders(parsed.fields, parsed.minor === 1 ? '1.1' : '1.0', POLICY, '192.0.2.10', 'http', 8080);
+    framing = buildRequestHeaders(parsed.fields, parsed.minor === 1 ? '1.1' : '1.0', null, POLICY, '192.0.2.10', 'http', 8080);
   } catch (err) {
     assert.fail(`buildRequestHeaders threw on ${show(input)}: ${String(err)}`);
   }

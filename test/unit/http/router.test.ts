@@ -23,11 +23,3 @@ test('routes: first match wins; host compared without port and case; default poo
   assert.equal(router.match(undefined, '/static/x'), 'static');
   assert.equal(router.match('[::1]:80', '/'), 'v6');
 });
-
-test('absolute-form targets route by their own host and path (RFC 9112 §3.2.2), origin-form by Host', () => {
-  assert.equal(router.route('other.test', 'http://api.example.com/v1/x'), 'api-v1');
-  assert.equal(router.route('api.example.com', 'http://other.test/v1/x'), 'default');
-  assert.equal(router.route('api.example.com', '/v1/x'), 'api-v1');
-  assert.equal(router.route('x', 'http://api.example.com:8080'), 'api', 'no path: "/" does not match /v1/');
-  assert.equal(router.route('x', 'https://www.example.com/static/a'), 'static');
-});
