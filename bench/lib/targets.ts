@@ -6,7 +6,7 @@ import { PROXY_CPU, freePort, type BenchEnv } from './env.ts';
 import { writeConfig } from './configs.ts';
 import { processTree, waitForPort, type Child } from './procs.ts';
 
-export const TARGET_NAMES = ['direct', 'fullproxy-tcp', 'haproxy-tcp', 'nginx-stream', 'fullproxy-http', 'haproxy-http', 'nginx-http', 'node-http-proxy'] as const;
+export const TARGET_NAMES = ['direct', 'fullproxy-tcp', 'haproxy-tcp', 'nginx-stream', 'node-net-pipe', 'fullproxy-http', 'haproxy-http', 'nginx-http', 'node-http-proxy'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 export type Mode = 'direct' | 'tcp' | 'http';
 
@@ -22,6 +22,7 @@ export const TARGETS: Readonly<Record<TargetName, TargetInfo>> = {
   'fullproxy-tcp': { mode: 'tcp', reference: 'haproxy-tcp', label: 'fullproxy tcp' },
   'haproxy-tcp': { mode: 'tcp', reference: 'haproxy-tcp', label: 'HAProxy mode tcp' },
   'nginx-stream': { mode: 'tcp', reference: 'haproxy-tcp', label: 'nginx stream' },
+  'node-net-pipe': { mode: 'tcp', reference: 'haproxy-tcp', label: 'bare Node net pipe (floor)' },
   'fullproxy-http': { mode: 'http', reference: 'haproxy-http', label: 'fullproxy http' },
   'haproxy-http': { mode: 'http', reference: 'haproxy-http', label: 'HAProxy mode http' },
   'nginx-http': { mode: 'http', reference: 'haproxy-http', label: 'nginx http' },
@@ -49,6 +50,7 @@ export class StartError extends Error {}
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PEER = fileURLToPath(new URL('../peers/node-http-proxy.ts', import.meta.url));
+const NET_PIPE = fileURLToPath(new URL('../peers/node-net-pipe.ts', import.meta.url));
 
 /** Startup includes Node compiling TypeScript-stripped sources; generous but bounded. */
 const START_TIMEOUT_MS = 20_000;
@@ -100,6 +102,9 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
     }
     case 'node-http-proxy':
       child = pinned(env.node, [PEER, '--listen', `${host}:${port}`, '--servers', `${server1},${server2}`]);
+      break;
+    case 'node-net-pipe':
+      child = pinned(env.node, [NET_PIPE, '--listen', `${host}:${port}`, '--servers', `${server1},${server2}`]);
       break;
     default: {
       const never: never = name;

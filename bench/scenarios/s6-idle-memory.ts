@@ -5,7 +5,7 @@ import { col, fmt, naReason, okMedian, ratioCol } from '../lib/report.ts';
 import type { Check, ScenarioContext, ScenarioResults, Scenario } from './scenario.ts';
 import { S1_LOAD } from './s1-keepalive.ts';
 
-const PROXIES: readonly TargetName[] = ['fullproxy-tcp', 'haproxy-tcp', 'nginx-stream', 'fullproxy-http', 'haproxy-http', 'nginx-http', 'node-http-proxy'];
+const PROXIES: readonly TargetName[] = ['fullproxy-tcp', 'haproxy-tcp', 'nginx-stream', 'node-net-pipe', 'fullproxy-http', 'haproxy-http', 'nginx-http', 'node-http-proxy'];
 
 /** tcp mode holds two sockets per session: stay inside the proxy's fd limit. */
 export function idleCount(ctx: ScenarioContext, mode: 'tcp' | 'http'): number {
