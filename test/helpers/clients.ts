@@ -1,6 +1,8 @@
 // Raw TCP clients for tests that must see RST, half-close and exact bytes.
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { TestContext } from 'node:test';
 
 export function dial(port: number, host = '127.0.0.1', localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -11,6 +13,28 @@ export function dial(port: number, host = '127.0.0.1', localAddress?: string): P
     });
     s.once('error', reject);
   });
+}
+
+/**
+ * A connected loopback pair, half-close allowed: the `accepted` side (paused until resumed when
+ * `pauseOnConnect`, so a test can change how it reads first) and the `client`. Both, and the
+ * server, are closed when the test ends, pass or fail.
+ */
+export async function socketPair(t: TestContext, pauseOnConnect: boolean): Promise<{ accepted: Socket; client: Socket }> {
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  const [sock] = await accepted;
+  t.after(() => {
+    client.destroy();
+    sock.destroy();
+    server.close();
+  });
+  return { accepted: sock, client };
 }
 
 /** How a socket ended: 'end' (clean FIN then close), 'reset' (ECONNRESET), or another error code. */

@@ -4,29 +4,13 @@
 // already in the stream (put back by a PROXY header reader) come first, through 'data'.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { clientReadsMode, deliverReads } from '../../../src/net/client-reads.ts';
-import { patternBuffer as pattern } from '../../helpers/clients.ts';
+import { patternBuffer as pattern, socketPair } from '../../helpers/clients.ts';
 
-/** A paused accepted socket and the client connected to it; closed when the test ends, pass or fail. */
-async function pair(t: TestContext): Promise<{ server: Server; accepted: Socket; client: Socket }> {
-  const server = createServer({ pauseOnConnect: true, allowHalfOpen: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const client = connect(port, '127.0.0.1');
-  await once(client, 'connect');
-  const [sock] = await accepted;
-  t.after(() => {
-    sock.destroy();
-    client.destroy();
-    server.close();
-  });
-  return { server, accepted: sock, client };
-}
+/** A paused accepted socket and the client connected to it. */
+const pair = (t: TestContext) => socketPair(t, true);
 
 test('this Node has the user-buffer mode (a Node upgrade that loses it must be noticed)', () => {
   assert.equal(clientReadsMode(), 'user-buffer');

@@ -5,10 +5,10 @@
 // error instead of throwing.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { directWritesMode, isFlushed, send } from '../../../src/net/direct-writes.ts';
-import { patternBuffer as pattern } from '../../helpers/clients.ts';
+import { patternBuffer as pattern, socketPair } from '../../helpers/clients.ts';
 import { waitEvent, waitFor } from '../../helpers/wait.ts';
 
 /**
@@ -16,20 +16,8 @@ import { waitEvent, waitFor } from '../../helpers/wait.ts';
  * `writerAccepted` the writer is the accepted side and never starts reading (pauseOnConnect).
  */
 async function pair(t: TestContext, writerAccepted = false): Promise<{ local: Socket; peer: Socket }> {
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: writerAccepted });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const client = connect(port, '127.0.0.1');
-  await once(client, 'connect');
-  const [sock] = await accepted;
-  t.after(() => {
-    client.destroy();
-    sock.destroy();
-    server.close();
-  });
-  return writerAccepted ? { local: sock, peer: client } : { local: client, peer: sock };
+  const { accepted, client } = await socketPair(t, writerAccepted);
+  return writerAccepted ? { local: accepted, peer: client } : { local: client, peer: accepted };
 }
 
 /** Everything `peer` receives until its FIN. */
