@@ -90,13 +90,13 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.ctx = ctx;
     this.method = line.method;
     const t = forwardedTarget(line.method, line.target);
-    this.target = t.target;
+    this.target = t === null ? line.target : t.target;
     this.minor = line.minor;
     this.isHead = line.method === 'HEAD';
     this.startedAt = Date.now();
     this.sink = line.minor === 0 ? this : null;
-    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t.authority, ctx.forwarded, conn.info.clientAddress, ctx.proto, conn.info.localPort);
-    this.error = t.error ?? h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
+    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t === null ? null : t.authority, ctx.forwarded, conn.info.clientAddress, ctx.proto, conn.info.localPort);
+    this.error = t?.error ?? h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
     this.host = h.host;
     this.upgrade = h.upgrade;
     this.fields = h.headers ?? [];

@@ -7,7 +7,7 @@
 // Anything that is none of the four forms is a 400 here, before routing: a target like
 // `example.com/x` or `GET *` means something different to every server that would "repair" it.
 
-/** What the server gets: the Host value (null: keep the received one) and the target, or the reason for a 400. */
+/** An absolute-form target as the server gets it: its Host value and origin-form target, or the reason for a 400 (authority null). */
 export interface ForwardedTarget {
   authority: string | null;
   target: string;
@@ -16,7 +16,7 @@ export interface ForwardedTarget {
 
 const SCHEME = /^[A-Za-z][A-Za-z0-9+\-.]*:\/\//;
 
-function forwarded(authority: string | null, target: string): ForwardedTarget {
+function forwarded(authority: string, target: string): ForwardedTarget {
   return { authority, target, error: null };
 }
 
@@ -24,13 +24,15 @@ function invalid(error: string): ForwardedTarget {
   return { authority: null, target: '', error };
 }
 
-/** `method` and `target` as received (message-head.ts has checked the characters). */
-export function forwardedTarget(method: string, target: string): ForwardedTarget {
-  const c0 = target.charCodeAt(0);
-  if (c0 === 47 /* / */) return forwarded(null, target);
-  if (target === '*') return method === 'OPTIONS' ? forwarded(null, target) : invalid('asterisk-form target outside OPTIONS');
-  // authority-form belongs to CONNECT, which the request itself rejects.
-  if (method === 'CONNECT') return forwarded(null, target);
+/**
+ * `method` and `target` as received (message-head.ts has checked the characters). Null when the
+ * target goes out as received with the received Host: origin-form (nearly every request, so
+ * nothing is allocated for it), `OPTIONS *`, and CONNECT's authority-form (refused later).
+ */
+export function forwardedTarget(method: string, target: string): ForwardedTarget | null {
+  if (target.charCodeAt(0) === 47 /* / */) return null;
+  if (target === '*') return method === 'OPTIONS' ? null : invalid('asterisk-form target outside OPTIONS');
+  if (method === 'CONNECT') return null;
   const m = SCHEME.exec(target);
   if (m === null) return invalid('malformed request target');
   const scheme = m[0].slice(0, -3).toLowerCase();
