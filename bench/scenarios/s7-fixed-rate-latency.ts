@@ -76,6 +76,15 @@ const rateCol: Column = {
   cell: (m) => (m.rps === undefined || m.rateTarget === undefined ? '—' : `${fmt((100 * m.rps) / m.rateTarget, 0)}%`),
 };
 
+/**
+ * The share of its one core the proxy kept busy (CPU per request × rate): the tail of a single
+ * event loop's iterations grows with it, so it explains most of a p99 added over direct.
+ */
+const busyCol: Column = {
+  header: 'proxy cpu busy',
+  cell: (m) => (m.cpuUsPerReq === undefined || m.rps === undefined ? '—' : `${fmt((m.cpuUsPerReq * m.rps) / 1e4, 0)}%`),
+};
+
 function addedCheck(r: ScenarioResults, target: TargetName, goal: string): Check {
   const m = okMedian(r, target);
   const d = okMedian(r, 'direct')?.p99Ms;
@@ -109,6 +118,7 @@ export const s7: Scenario = {
     col('p99 ms', 'p99Ms', 3),
     addedCol,
     col('CPU µs/req', 'cpuUsPerReq', 1),
+    busyCol,
     errorsCol,
   ],
   checks: (r) => [
