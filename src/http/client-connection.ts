@@ -12,6 +12,7 @@ import type { ServerConnections } from './http-upstream.ts';
 import type { Session, EndReason, SessionOwner } from '../session/session.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import { BodyReader } from './body-reader.ts';
+import { forwardingContext, type ForwardingContext } from './headers.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
 import { deliverReads } from '../net/client-reads.ts';
 import { logSessionEnd } from '../listener/counters.ts';
@@ -28,6 +29,8 @@ export class HttpConnection implements SessionOwner {
   readonly session: Session;
   readonly info: ClientInfo;
   readonly ctx: HttpListenerContext;
+  /** What every request's header pass needs of this connection (peer, port, local address). */
+  readonly forwarding: ForwardingContext;
   /** Reuse key of this client's own server connections (reuse "never"; see http-upstream.ts). */
   readonly key: string;
   /** Servers this client connection has dedicated connections on (reuse "never"). */
@@ -55,6 +58,7 @@ export class HttpConnection implements SessionOwner {
     this.socket = socket;
     this.info = info;
     this.ctx = ctx;
+    this.forwarding = forwardingContext(ctx.forwarded, info, ctx.proto);
     this.session = ctx.table.create(ctx.name, 'http', socket, info.clientAddress, info.clientPort, this, ctx.timeouts);
     this.session.state = 'established';
     this.key = `#${this.session.id}`;

@@ -4,6 +4,7 @@
 // stripping, so nothing named in Connection can remove them (SPEC "Decisions"). The same pass
 // collects what the connection handling needs (framing, Connection options, Upgrade, Expect).
 import type { ForwardedPolicy } from './forwarded.ts';
+import type { ClientInfo } from '../pool/connector.ts';
 
 /** RFC 9110 §7.6.1 plus the RFC 2616 list operators expect a proxy to drop. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
@@ -16,6 +17,26 @@ export const VIA = '1.1 fullproxy';
 const DIGITS = /^[0-9]+$/;
 /** Host = uri-host [ ":" port ] (RFC 9110 §7.2, RFC 3986): an IP literal or a reg-name; no userinfo. */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/** What the header pass needs of the client connection: fixed for its life, built once per connection. */
+export interface ForwardingContext {
+  readonly policy: ForwardedPolicy;
+  /** The client's address (X-Forwarded-For). */
+  readonly peer: string;
+  readonly proto: string;
+  /** X-Forwarded-Port, as text. */
+  readonly port: string;
+  /**
+   * The address and port the client connected to, as a Host value: the authority of an HTTP/1.0
+   * request that names none (RFC 9112 §3.3), since the server gets HTTP/1.1, which needs a Host.
+   */
+  readonly localAuthority: string;
+}
+
+export function forwardingContext(policy: ForwardedPolicy, info: ClientInfo, proto: string): ForwardingContext {
+  const local = info.localAddress.includes(':') ? `[${info.localAddress}]` : info.localAddress;
+  return { policy, peer: info.clientAddress, proto, port: String(info.localPort), localAuthority: `${local}:${info.localPort}` };
+}
 
 /** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
 interface ConnectionOptions {
@@ -66,7 +87,7 @@ function connectionOptions(raw: readonly string[]): ConnectionOptions {
  * `authority`: the host of an absolute-form target (request-target.ts), which replaces the Host
  * value (RFC 9112 §3.2.2); null keeps the received Host.
  */
-export function buildRequestHeaders(raw: readonly string[], httpVersion: string, authority: string | null, policy: ForwardedPolicy, peer: string, proto: string, port: number): RequestHead {
+export function buildRequestHeaders(raw: readonly string[], httpVersion: string, authority: string | null, fc: ForwardingContext): RequestHead {
   const conn = connectionOptions(raw);
   const named = conn.named;
   const out: string[] = [];
@@ -113,13 +134,19 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || (named !== null && named.has(lower))) continue;
     out.push(name, value);
   }
-  // RFC 9112 §3.2: one Host, valid, even when an absolute-form target then overrides it.
-  if (hosts !== 1) return bad(hosts === 0 ? 'no Host header' : 'more than one Host header');
-  if (!HOST_VALUE.test(host)) return bad('malformed Host header');
+  // RFC 9112 §3.2: one valid Host in HTTP/1.1, even when an absolute-form target then overrides
+  // it. HTTP/1.0 may omit it: the server (spoken to in HTTP/1.1) then gets the target's host or
+  // the address the client connected to, in the place of the first field.
+  if (hosts > 1) return bad('more than one Host header');
+  if (hosts === 0) {
+    if (httpVersion !== '1.0') return bad('no Host header');
+    host = authority ?? fc.localAuthority;
+    out.unshift('host', host);
+  } else if (!HOST_VALUE.test(host)) return bad('malformed Host header');
   if (authority !== null) {
     if (!HOST_VALUE.test(authority)) return bad('malformed host in request target');
     host = authority;
-    out[hostAt + 1] = authority;
+    if (hostAt >= 0) out[hostAt + 1] = authority;
   }
   if (te !== null) {
     if (httpVersion === '1.0') return bad('Transfer-Encoding in HTTP/1.0');
@@ -131,10 +158,10 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
   if (cl !== null) out.push('content-length', cl);
   // The chunked body is forwarded as received (validated by body-reader.ts), so it keeps its framing.
   else if (te !== null) out.push('transfer-encoding', 'chunked');
-  const forwardedFor = policy.forwardedFor(xff, peer);
+  const forwardedFor = fc.policy.forwardedFor(xff, fc.peer);
   if (forwardedFor !== null) out.push('x-forwarded-for', forwardedFor);
   else if (xff !== null) out.push('x-forwarded-for', xff); // policy "off": passed through untouched
-  out.push('x-forwarded-proto', proto, 'x-forwarded-port', String(port), 'via', via === null ? VIA : `${via}, ${VIA}`);
+  out.push('x-forwarded-proto', fc.proto, 'x-forwarded-port', fc.port, 'via', via === null ? VIA : `${via}, ${VIA}`);
   return {
     headers: out,
     error: null,

@@ -95,7 +95,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.isHead = line.method === 'HEAD';
     this.startedAt = Date.now();
     this.sink = line.minor === 0 ? this : null;
-    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t === null ? null : t.authority, ctx.forwarded, conn.info.clientAddress, ctx.proto, conn.info.localPort);
+    const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t === null ? null : t.authority, conn.forwarding);
     this.error = t?.error ?? h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
     this.host = h.host;
     this.upgrade = h.upgrade;
