@@ -26,16 +26,10 @@ export interface ForwardingContext {
   readonly proto: string;
   /** X-Forwarded-Port, as text. */
   readonly port: string;
-  /**
-   * The address and port the client connected to, as a Host value: the authority of an HTTP/1.0
-   * request that names none (RFC 9112 §3.3), since the server gets HTTP/1.1, which needs a Host.
-   */
-  readonly localAuthority: string;
 }
 
 export function forwardingContext(policy: ForwardedPolicy, info: ClientInfo, proto: string): ForwardingContext {
-  const local = info.localAddress.includes(':') ? `[${info.localAddress}]` : info.localAddress;
-  return { policy, peer: info.clientAddress, proto, port: String(info.localPort), localAuthority: `${local}:${info.localPort}` };
+  return { policy, peer: info.clientAddress, proto, port: String(info.localPort) };
 }
 
 /** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
@@ -134,19 +128,14 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || (named !== null && named.has(lower))) continue;
     out.push(name, value);
   }
-  // RFC 9112 §3.2: one valid Host in HTTP/1.1, even when an absolute-form target then overrides
-  // it. HTTP/1.0 may omit it: the server (spoken to in HTTP/1.1) then gets the target's host or
-  // the address the client connected to, in the place of the first field.
-  if (hosts > 1) return bad('more than one Host header');
-  if (hosts === 0) {
-    if (httpVersion !== '1.0') return bad('no Host header');
-    host = authority ?? fc.localAuthority;
-    out.unshift('host', host);
-  } else if (!HOST_VALUE.test(host)) return bad('malformed Host header');
+  // RFC 9112 §3.2: one valid Host, even when an absolute-form target then overrides it. SPEC
+  // asks it of HTTP/1.0 requests too (RFC 9112 would let them omit it; nginx and HAProxy do).
+  if (hosts !== 1) return bad(hosts === 0 ? 'no Host header' : 'more than one Host header');
+  if (!HOST_VALUE.test(host)) return bad('malformed Host header');
   if (authority !== null) {
     if (!HOST_VALUE.test(authority)) return bad('malformed host in request target');
     host = authority;
-    if (hostAt >= 0) out[hostAt + 1] = authority;
+    out[hostAt + 1] = authority;
   }
   if (te !== null) {
     if (httpVersion === '1.0') return bad('Transfer-Encoding in HTTP/1.0');

@@ -1,7 +1,6 @@
 // Request targets toward the server (RFC 9112 §3.2, docs/http.md): an absolute-form request is
-// routed by its own host and reaches the server in origin-form with that host as Host; an
-// HTTP/1.0 request without Host gets the listener's address as Host; a target of no valid form
-// gets 400 and a close, and nothing reaches a server.
+// routed by its own host and reaches the server in origin-form with that host as Host; a target
+// of no valid form gets 400 and a close, and nothing reaches a server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { httpBackend } from '../../helpers/backends.ts';
@@ -44,17 +43,6 @@ test('absolute-form targets: routed by their host, forwarded in origin-form with
           assert.equal(r.status, 200, request);
           assert.equal(r.body.toString(), seen, request);
         }
-      } finally {
-        c.destroy();
-      }
-    });
-    await t.test('HTTP/1.0 without Host: the server gets the address the client connected to as Host', async () => {
-      const c = await RawClient.open(port);
-      try {
-        c.write('GET /old HTTP/1.0\r\n\r\n');
-        const r = await c.response();
-        assert.equal(r.status, 200);
-        assert.equal(r.body.toString(), `a GET /old host=127.0.0.1:${port}`);
       } finally {
         c.destroy();
       }
