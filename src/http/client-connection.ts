@@ -29,7 +29,7 @@ export class HttpConnection implements SessionOwner {
   readonly session: Session;
   readonly info: ClientInfo;
   readonly ctx: HttpListenerContext;
-  /** What every request's header pass needs of this connection (peer, port, local address). */
+  /** What every request's header pass needs of this connection (peer, proto, port). */
   readonly forwarding: ForwardingContext;
   /** Reuse key of this client's own server connections (reuse "never"; see http-upstream.ts). */
   readonly key: string;
