@@ -12,6 +12,8 @@ if (values.listen === undefined || values.servers === undefined) {
   process.exit(2);
 }
 
+// Not lib/targets.ts's splitHostPort: importing the bench's libraries would load them into the
+// measured process (its RSS is S6's figure), so the peer stays on node: modules alone.
 function hostPort(s: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
