@@ -28,6 +28,12 @@ export const DEFAULTS = {
     limits: { maxConnections: 10_000, maxHeaderBytes: 16_384 },
     acceptProxyProtocol: { timeout: 3_000 },
     forwardedHeaders: { xForwardedFor: 'append' },
+    /**
+     * http: request fields whose name holds `_` are dropped, as nginx does by default
+     * (`underscores_in_headers off`): CGI, WSGI and PHP map `X_Forwarded_For` and
+     * `X-Forwarded-For` to one HTTP_X_FORWARDED_FOR, so a client could spoof what the proxy sets.
+     */
+    underscoresInHeaders: 'drop',
     tls: { minVersion: 'TLSv1.2', handshakeTimeout: 10_000, alpn: ['http/1.1'] },
   },
   pool: {

@@ -78,6 +78,8 @@ const listener = z.strictObject({
       trustedProxies: z.array(cidr).default([]),
     })
     .prefault({}),
+  /** http only; absent: "drop" (defaults.ts). Absent rather than defaulted so validate.ts can refuse it on a tcp listener. */
+  underscoresInHeaders: z.enum(['drop', 'keep']).optional(),
   timeouts: z
     .strictObject({
       clientIdle: duration.default(DEFAULTS.listener.timeouts.clientIdle),
@@ -226,3 +228,4 @@ export type PoolConfig = Config['pools'][number];
 export type ServerConfig = PoolConfig['servers'][number];
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 export type Protocol = ListenerConfig['protocol'];
+export type UnderscoresInHeaders = NonNullable<ListenerConfig['underscoresInHeaders']>;

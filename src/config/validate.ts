@@ -291,6 +291,8 @@ function crossReferences(config: Config): Problem[] {
       if (listener.routes.length > 0) add(at('routes'), 'only for protocol "http"');
       const fh = listener.forwardedHeaders;
       if (fh.xForwardedFor !== DEFAULTS.listener.forwardedHeaders.xForwardedFor || fh.trustedProxies.length > 0) add(at('forwardedHeaders'), 'only for protocol "http"');
+      // Any value, the default too: a tcp listener never reads a header, and the config never lies.
+      if (listener.underscoresInHeaders !== undefined) add(at('underscoresInHeaders'), 'only for protocol "http"');
     }
     if (listener.protocol === 'udp' && listener.tls !== undefined) add(at('tls'), 'only for protocol "tcp" or "http"');
   });

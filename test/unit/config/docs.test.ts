@@ -83,6 +83,7 @@ describe('docs/configuration.md', () => {
     plain('limits.maxConnections', DEFAULTS.listener.limits.maxConnections);
     plain('limits.maxHeaderBytes', DEFAULTS.listener.limits.maxHeaderBytes);
     plain('forwardedHeaders.xForwardedFor', DEFAULTS.listener.forwardedHeaders.xForwardedFor);
+    plain('underscoresInHeaders', DEFAULTS.listener.underscoresInHeaders);
     plain('tls.minVersion', DEFAULTS.listener.tls.minVersion);
     plain('tls.alpn', DEFAULTS.listener.tls.alpn);
     plain('scheduler', DEFAULTS.pool.scheduler);

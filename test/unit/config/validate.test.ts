@@ -219,6 +219,26 @@ describe('messages', () => {
   });
 });
 
+describe('underscoresInHeaders (issue 13 row 8)', () => {
+  it('"drop" or "keep" on an http listener; absent means drop at run time (defaults.ts)', () => {
+    for (const v of ['drop', 'keep']) {
+      const r = validateConfig(minimal({ protocol: 'http', underscoresInHeaders: v }));
+      assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+      assert.equal(r.ok && r.config.listeners[0]!.underscoresInHeaders, v);
+    }
+    const r = validateConfig(minimal({ protocol: 'http' }));
+    assert.ok(r.ok);
+    assert.equal(r.ok && r.config.listeners[0]!.underscoresInHeaders, undefined);
+    assert.equal(DEFAULTS.listener.underscoresInHeaders, 'drop');
+  });
+  it('another value is refused with its path', () => {
+    assert.deepEqual(errorsOf(minimal({ protocol: 'http', underscoresInHeaders: true })), ['listeners[0].underscoresInHeaders: expected one of "drop", "keep", got true']);
+  });
+  it('a tcp listener with the key is an error, even with the default value: it would not act on it', () => {
+    for (const v of ['drop', 'keep']) assert.deepEqual(errorsOf(minimal({ protocol: 'tcp', underscoresInHeaders: v })), ['listeners[0].underscoresInHeaders: only for protocol "http"']);
+  });
+});
+
 describe('formatPath', () => {
   it('formats keys, indexes and awkward keys', () => {
     assert.equal(formatPath([]), '(root)');
