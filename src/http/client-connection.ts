@@ -58,7 +58,7 @@ export class HttpConnection implements SessionOwner {
     this.socket = socket;
     this.info = info;
     this.ctx = ctx;
-    this.forwarding = forwardingContext(ctx.forwarded, info, ctx.proto);
+    this.forwarding = forwardingContext(ctx.forwarded, info, ctx.proto, ctx.underscoresInHeaders);
     this.session = ctx.table.create(ctx.name, 'http', socket, info.clientAddress, info.clientPort, this, ctx.timeouts);
     this.session.state = 'established';
     this.key = `#${this.session.id}`;

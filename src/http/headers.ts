@@ -1,10 +1,18 @@
 // Request header copying in one pass over the parsed field list (flat [name, value, ...]): RFC 9112 framing checks (duplicate Host, TE in HTTP/1.0, TE other than
 // plain chunked, CL+TE, conflicting CL), hop-by-hop stripping (RFC 9110 §7.6.1, and every name
 // listed in Connection), then the headers the proxy adds (X-Forwarded-*, Via) — added after
-// stripping, so nothing named in Connection can remove them (SPEC "Decisions"). The same pass
-// collects what the connection handling needs (framing, Connection options, Upgrade, Expect).
+// stripping, so nothing named in Connection can remove them (SPEC "Decisions"). Connection can
+// never remove Host or a framing field either: Host is copied where it stood (an absolute-form
+// target's authority written into that very slot), Content-Length is re-serialized as the number
+// (RFC 9112 §6.3: `0005` and 44-digit padded values reach no server verbatim) and chunked is
+// re-added as the only framing (issue 13 rows 3, 7). Field names holding `_` are dropped unless
+// the listener keeps them (nginx's `underscores_in_headers off`: CGI, WSGI and PHP map
+// `X_Forwarded_For` and `X-Forwarded-For` to the same HTTP_X_FORWARDED_FOR; issue 13 row 8).
+// The same pass collects what the connection handling needs (framing, Connection options,
+// Upgrade, Expect).
 import type { ForwardedPolicy } from './forwarded.ts';
 import type { ClientInfo } from '../pool/connector.ts';
+import type { UnderscoresInHeaders } from '../config/schema.ts';
 
 /** RFC 9110 §7.6.1 plus the RFC 2616 list operators expect a proxy to drop. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
@@ -26,10 +34,12 @@ export interface ForwardingContext {
   readonly proto: string;
   /** X-Forwarded-Port, as text. */
   readonly port: string;
+  /** Drop request fields whose name holds `_` (listeners[].underscoresInHeaders "drop", the default). */
+  readonly dropUnderscores: boolean;
 }
 
-export function forwardingContext(policy: ForwardedPolicy, info: ClientInfo, proto: string): ForwardingContext {
-  return { policy, peer: info.clientAddress, proto, port: String(info.localPort) };
+export function forwardingContext(policy: ForwardedPolicy, info: ClientInfo, proto: string, underscores: UnderscoresInHeaders = 'drop'): ForwardingContext {
+  return { policy, peer: info.clientAddress, proto, port: String(info.localPort), dropUnderscores: underscores === 'drop' };
 }
 
 /** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
@@ -87,7 +97,8 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
   const out: string[] = [];
   let hosts = 0;
   let host = '';
-  let hostAt = -1;
+  /** Index in `out` of the Host value: the slot an absolute-form authority overwrites. */
+  let hostValueAt = -1;
   let te: string | null = null;
   let cl: string | null = null;
   let xff: string | null = null;
@@ -100,10 +111,14 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     const lower = name.toLowerCase();
     switch (lower) {
       case 'host':
+        // Copied here, before any Connection check: a request routed by its Host reaches the
+        // server with that Host, whatever Connection names (SPEC "Decisions"). Recording the
+        // slot as it is written keeps the authority below from landing in another field.
         hosts++;
         host = value;
-        hostAt = out.length;
-        break;
+        hostValueAt = out.length + 1;
+        out.push(name, value);
+        continue;
       case 'content-length':
         if (!DIGITS.test(value) || (cl !== null && cl !== value)) return bad('conflicting or malformed Content-Length');
         cl = value;
@@ -126,6 +141,8 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
         continue;
     }
     if (HOP_BY_HOP.has(lower) || REPLACED_ON_REQUEST.has(lower) || (named !== null && named.has(lower))) continue;
+    // nginx `underscores_in_headers off`: a name with `_` is rare, so one indexOf on the common path.
+    if (fc.dropUnderscores && name.indexOf('_') !== -1) continue;
     out.push(name, value);
   }
   // RFC 9112 §3.2: one valid Host, even when an absolute-form target then overrides it. SPEC
@@ -135,7 +152,7 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
   if (authority !== null) {
     if (!HOST_VALUE.test(authority)) return bad('malformed host in request target');
     host = authority;
-    out[hostAt + 1] = authority;
+    out[hostValueAt] = authority;
   }
   if (te !== null) {
     if (httpVersion === '1.0') return bad('Transfer-Encoding in HTTP/1.0');
@@ -144,7 +161,10 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
   }
   const contentLength = cl === null ? 0 : Number(cl);
   if (!Number.isSafeInteger(contentLength)) return bad('conflicting or malformed Content-Length');
-  if (cl !== null) out.push('content-length', cl);
+  // The number, not the digits as received (issue 13 row 7): a server with digit-limited or
+  // octal-minded parsing reads `0005` or a 44-digit value differently. Canonical values (the
+  // common case) are forwarded as the same string, no allocation.
+  if (cl !== null) out.push('content-length', cl.length === 1 || cl.charCodeAt(0) !== 48 ? cl : String(contentLength));
   // The chunked body is forwarded as received (validated by body-reader.ts), so it keeps its framing.
   else if (te !== null) out.push('transfer-encoding', 'chunked');
   const forwardedFor = fc.policy.forwardedFor(xff, fc.peer);

@@ -1,9 +1,10 @@
 // http listeners: each accepted client socket becomes an HttpConnection (client-connection.ts),
 // which parses requests off the raw socket; what every request of the listener shares — routes,
-// X-Forwarded policy, limits and timeouts, the pools and their server connections — is decided
-// once per config here (DESIGN §2.4) and read through HttpListenerContext.
+// X-Forwarded policy, which request field names are kept (underscoresInHeaders), limits and
+// timeouts, the pools and their server connections — is decided once per config here
+// (DESIGN §2.4) and read through HttpListenerContext.
 import type { Socket } from 'node:net';
-import type { ListenerConfig } from '../config/schema.ts';
+import type { ListenerConfig, UnderscoresInHeaders } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { ProtocolHandler } from '../listener/listener.ts';
 import type { ClientInfo, PoolConnector } from '../pool/connector.ts';
@@ -13,7 +14,7 @@ import type { ServerConnections } from './http-upstream.ts';
 import type { SessionTable } from '../session/session-table.ts';
 import type { SessionTimeouts } from '../session/session.ts';
 import type { ProxyRequest } from './http-proxy.ts';
-import { defaultIdleReset } from '../config/defaults.ts';
+import { DEFAULTS, defaultIdleReset } from '../config/defaults.ts';
 import type { ListenerCounters } from '../listener/counters.ts';
 import { ForwardedPolicy } from './forwarded.ts';
 import { HttpConnection } from './client-connection.ts';
@@ -26,6 +27,8 @@ export interface HttpListenerContext {
   readonly access: boolean;
   readonly router: Router;
   readonly forwarded: ForwardedPolicy;
+  /** Request fields whose name holds `_`: dropped (nginx's default) or kept; read into each connection's ForwardingContext. */
+  readonly underscoresInHeaders: UnderscoresInHeaders;
   readonly proto: 'http' | 'https';
   readonly pools: ReadonlyMap<string, Pool>;
   readonly upstreams: ReadonlyMap<Server, ServerConnections>;
@@ -49,6 +52,7 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
   readonly access: boolean;
   readonly router: Router;
   readonly forwarded: ForwardedPolicy;
+  readonly underscoresInHeaders: UnderscoresInHeaders;
   readonly proto: 'http' | 'https' = 'http';
   readonly pools: ReadonlyMap<string, Pool>;
   readonly upstreams: ReadonlyMap<Server, ServerConnections>;
@@ -71,6 +75,7 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     this.access = access;
     this.router = new Router(cfg);
     this.forwarded = new ForwardedPolicy(cfg.forwardedHeaders);
+    this.underscoresInHeaders = cfg.underscoresInHeaders ?? DEFAULTS.listener.underscoresInHeaders;
     this.pools = pools;
     this.upstreams = upstreams;
     this.connectors = connectors;

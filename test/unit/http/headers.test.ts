@@ -84,3 +84,56 @@ test('a request without Host gets 400 in HTTP/1.0 too (SPEC "HTTP/1.1 framing")'
   assert.match(buildRequestHeaders(['Accept', '*/*'], '1.0', null, fc).error ?? '', /no Host header/);
   assert.match(buildRequestHeaders(['Accept', '*/*'], '1.0', 'target.test', fc).error ?? '', /no Host header/);
 });
+
+test('Connection naming Host keeps the Host, in place; an absolute-form authority lands in that slot (issue 13 row 3)', () => {
+  const r = build(['Accept', '*/*', 'Connection', 'host, x-a', 'Host', 'a.test', 'X-A', '1', 'X-B', '2']);
+  assert.equal(r.error, null);
+  assert.deepEqual(r.headers!.slice(0, 6), ['Accept', '*/*', 'Host', 'a.test', 'X-B', '2']);
+  // Host last, named in Connection, absolute-form target: before, `undefined: target.test` and no Host.
+  const abs = buildRequestHeaders(['X-A', '1', 'Connection', 'Host', 'Host', 'received.test'], '1.1', 'target.test', fc);
+  assert.equal(abs.error, null);
+  assert.deepEqual(abs.headers!.slice(0, 4), ['X-A', '1', 'Host', 'target.test']);
+  assert.ok(!abs.headers!.includes('undefined'));
+  assert.equal(abs.host, 'target.test');
+  // Host first, named: the next field keeps its own value.
+  const next = buildRequestHeaders(['Host', 'received.test', 'Connection', 'host', 'X-A', '1'], '1.1', 'evil', fc);
+  assert.deepEqual(next.headers!.slice(0, 4), ['Host', 'evil', 'X-A', '1']);
+});
+
+test('Connection cannot remove framing or proxy fields: Content-Length, chunked, X-Forwarded-*, Via stay', () => {
+  const r = build(['Host', 'a', 'Connection', 'content-length, x-forwarded-for, x-forwarded-proto, x-forwarded-port, via, host', 'Content-Length', '3', 'Via', '1.0 front']);
+  const h = pairs(r.headers!);
+  assert.equal(h['content-length'], '3');
+  assert.equal(h['x-forwarded-for'], '192.0.2.1');
+  assert.equal(h['x-forwarded-proto'], 'http');
+  assert.equal(h['x-forwarded-port'], '8080');
+  assert.equal(h['via'], '1.0 front, 1.1 fullproxy');
+  assert.equal(h['host'], 'a');
+  const te = build(['Host', 'a', 'Connection', 'transfer-encoding', 'Transfer-Encoding', 'chunked']);
+  assert.equal(pairs(te.headers!)['transfer-encoding'], 'chunked');
+});
+
+test('Content-Length is forwarded as the number (issue 13 row 7); beyond a safe integer stays 400', () => {
+  const cl = (v: string) => pairs(build(['Host', 'a', 'Content-Length', v]).headers!)['content-length'];
+  assert.equal(cl('0005'), '5');
+  assert.equal(cl(`${'0'.repeat(43)}5`), '5');
+  assert.equal(cl('00'), '0');
+  assert.equal(cl('0'), '0');
+  assert.equal(cl('123'), '123');
+  assert.equal(build(['Host', 'a', 'Content-Length', '0005']).contentLength, 5);
+  // Repeats must still be the same digits (as strict as before: `5` and `05` conflict).
+  assert.equal(build(['Host', 'a', 'Content-Length', '5', 'Content-Length', '05']).error, 'conflicting or malformed Content-Length');
+  assert.equal(build(['Host', 'a', 'Content-Length', '9007199254740992']).error, 'conflicting or malformed Content-Length');
+  assert.equal(build(['Host', 'a', 'Content-Length', `000${Number.MAX_SAFE_INTEGER}`]).contentLength, Number.MAX_SAFE_INTEGER);
+});
+
+test('names with `_` are dropped by default, kept with underscoresInHeaders "keep" (issue 13 row 8)', () => {
+  const raw = ['Host', 'a', 'X_Forwarded_For', '6.6.6.6', 'X-Forwarded-For', '7.7.7.7', 'x_custom', '1', 'X-Ok', '2'];
+  const dropped = buildRequestHeaders(raw, '1.1', null, forwardingContext(append, { clientAddress: '192.0.2.1', clientPort: 1, localAddress: '198.51.100.5', localPort: 8080 }, 'http', 'drop'));
+  assert.deepEqual(dropped.headers!.slice(0, 4), ['Host', 'a', 'X-Ok', '2']);
+  assert.ok(!dropped.headers!.some((n) => n.includes('_')));
+  assert.deepEqual(build(raw).headers, dropped.headers, 'drop is the default');
+  const kept = buildRequestHeaders(raw, '1.1', null, forwardingContext(append, { clientAddress: '192.0.2.1', clientPort: 1, localAddress: '198.51.100.5', localPort: 8080 }, 'http', 'keep'));
+  assert.deepEqual(kept.headers!.slice(0, 8), ['Host', 'a', 'X_Forwarded_For', '6.6.6.6', 'x_custom', '1', 'X-Ok', '2']);
+  assert.equal(pairs(kept.headers!)['x-forwarded-for'], '192.0.2.1', 'the real XFF is the proxy\'s either way');
+});
