@@ -6,6 +6,14 @@
 // proxy's own lines — no string per field and no array of pairs per response (the allocation rate
 // drives the GC pauses that show in p99 latency: bench S7).
 //
+// The fields the proxy frames with are never kept ranges: Content-Length is written by the proxy
+// as the number it frames the body by (RFC 9112 §6.3; `0005` reaches no client verbatim), and
+// Transfer-Encoding, Connection, Keep-Alive and Via are the proxy's own lines (http-proxy.ts). So
+// a server's `Connection: content-length` cannot strip the framing of a response the proxy
+// forwards by that length (issue 13 row 2: the client read the next pipelined response as body).
+// Connection options name fields of the hop they arrived on (RFC 9110 §7.6.1); the client hop's
+// framing is the proxy's, stated by the proxy, so keeping it is right and no close is needed.
+//
 // One ResponseHead per server connection, reused for every response.
 
 import { fieldValueByte, MAX_FIELDS, TCHAR } from './message-head.ts';
@@ -22,6 +30,8 @@ const DROPPED = [...HOP_BY_HOP].filter((n) => n !== 'connection' && n !== 'keep-
 const CLOSE = Buffer.from('close');
 const CHUNKED = Buffer.from('chunked');
 const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*(\d+)/i;
+
+const CL_NAME = 'content-length: ';
 
 /** `buf[s, e)` equals `lower` ignoring ASCII case (lower holds lowercase letters and '-'). */
 function sameName(buf: Buffer, s: number, e: number, lower: Buffer): boolean {
@@ -88,8 +98,7 @@ export class ResponseHead {
       const next = lineEnd + 2;
       const len = colon - pos;
       if (len === 14 && sameName(buf, pos, colon, CONTENT_LENGTH)) {
-        this.#contentLength(buf, vs, ve);
-        this.#keepLine(pos, next); // end-to-end: forwarded
+        this.#contentLength(buf, vs, ve); // written by writeTo as the number, once
       } else if (len === 17 && sameName(buf, pos, colon, TRANSFER_ENCODING)) {
         this.transferEncoding = true;
         this.chunked = lastTokenIs(buf, vs, ve, CHUNKED);
@@ -112,7 +121,17 @@ export class ResponseHead {
 
   /** Bytes the client's head takes: status line, kept lines, then `extra` (the proxy's lines and the final CRLF). */
   byteLength(extra: string): number {
-    return 9 + 3 + 1 + (this.#reasonEnd - this.#reasonStart) + 2 + this.#keptBytes + extra.length;
+    return 9 + 3 + 1 + (this.#reasonEnd - this.#reasonStart) + 2 + this.#keptBytes + this.#contentLengthBytes() + extra.length;
+  }
+
+  /**
+   * The `content-length: N` line the client gets: only for a valid length (-1 absent; -2 only
+   * reaches writeTo for a 1xx, HEAD, 204 or 304, which have no body whatever it says, so a
+   * malformed value is not passed on).
+   */
+  #contentLengthBytes(): number {
+    const n = this.contentLength;
+    return n < 0 ? 0 : CL_NAME.length + digits(n) + 2;
   }
 
   /** Writes the client's head (always HTTP/1.1) into `out` at `at`; returns the offset after it. */
@@ -128,6 +147,19 @@ export class ResponseHead {
     out[o++] = 10;
     const keep = this.#keep;
     for (let i = 0; i < keep.length; i += 2) o += buf.copy(out, o, keep[i]!, keep[i + 1]!);
+    let n = this.contentLength;
+    if (n >= 0) {
+      o += out.write(CL_NAME, o, 'latin1');
+      // Digits written right to left straight into the buffer: no string per response.
+      const len = digits(n);
+      for (let i = o + len - 1; i >= o; i--) {
+        out[i] = 48 + (n % 10);
+        n = Math.floor(n / 10);
+      }
+      o += len;
+      out[o++] = 13;
+      out[o++] = 10;
+    }
     return o + out.write(extra, o, 'latin1');
   }
 
@@ -187,7 +219,11 @@ export class ResponseHead {
     this.#keptBytes += e - s;
   }
 
-  /** Drops kept lines whose name the Connection header listed. */
+  /**
+   * Drops kept lines whose name the Connection header listed. Content-Length, Transfer-Encoding,
+   * Connection, Keep-Alive and Via are never kept lines (see the top of this file), so no name
+   * in Connection can remove what the client's framing rests on.
+   */
   #dropNamed(named: string[]): void {
     const keep = this.#keep;
     const buf = this.#buf;
@@ -209,6 +245,16 @@ export class ResponseHead {
     this.error = error;
     return false;
   }
+}
+
+/** Decimal digits of a non-negative safe integer. */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
 }
 
 function isDropped(buf: Buffer, s: number, e: number): boolean {

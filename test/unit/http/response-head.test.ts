@@ -35,7 +35,8 @@ test('status line: code, optional reason, version; the client always gets HTTP/1
   const h = ok('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n');
   assert.equal(h.status, 200);
   assert.equal(h.minor, 1);
-  assert.equal(forwarded(h), 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nvia: 1.1 fullproxy\r\n\r\n');
+  // Content-Length is the proxy's own line (the number it frames by), after the kept lines.
+  assert.equal(forwarded(h), 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\nvia: 1.1 fullproxy\r\n\r\n');
   assert.equal(forwarded(ok('HTTP/1.1 204\r\n\r\n')), 'HTTP/1.1 204 \r\nvia: 1.1 fullproxy\r\n\r\n');
   assert.equal(forwarded(ok('HTTP/1.1 200 \r\n\r\n')), 'HTTP/1.1 200 \r\nvia: 1.1 fullproxy\r\n\r\n');
   const h10 = ok('HTTP/1.0 404 Not Found\r\nX: y\r\n\r\n');
@@ -118,4 +119,35 @@ test('a reused ResponseHead forgets the previous response', () => {
   assert.equal(h.contentLength, -1);
   assert.equal(h.keepAliveTimeoutMs, 0);
   assert.equal(forwarded(h), 'HTTP/1.1 201 Created\r\nX: 1\r\nvia: 1.1 fullproxy\r\n\r\n');
+});
+
+test('Connection cannot strip the framing: a listed Content-Length is still sent (issue 13 row 2)', () => {
+  for (const conn of ['content-length', 'Content-Length', 'keep-alive, CONTENT-LENGTH, x-a', 'transfer-encoding, content-length, via, connection, keep-alive']) {
+    const h = ok(`HTTP/1.1 200 OK\r\nConnection: ${conn}\r\nX-A: 1\r\nContent-Length: 2\r\nX-B: 2\r\n\r\n`);
+    assert.equal(h.contentLength, 2, conn);
+    const out = forwarded(h);
+    assert.match(out, /\r\ncontent-length: 2\r\n/, `${conn}: ${JSON.stringify(out)}`);
+    assert.match(out, /\r\nX-B: 2\r\n/, conn);
+    assert.equal(/\r\nX-A: /.test(out), !conn.includes('x-a'), `${conn}: other named fields are still dropped`);
+    assert.doesNotMatch(out, /\r\nconnection:/i, conn);
+  }
+});
+
+test('Content-Length is re-serialized as the number, once (issue 13 row 7)', () => {
+  const cases: Array<[string, string]> = [
+    ['Content-Length: 0005\r\n', 'content-length: 5\r\n'],
+    [`Content-Length: ${'0'.repeat(43)}2\r\n`, 'content-length: 2\r\n'],
+    ['Content-Length: 000\r\n', 'content-length: 0\r\n'],
+    ['Content-Length: 7\r\ncontent-length: 0007\r\n', 'content-length: 7\r\n'],
+    [`Content-Length: ${Number.MAX_SAFE_INTEGER}\r\n`, `content-length: ${Number.MAX_SAFE_INTEGER}\r\n`],
+    ['Content-Length: 1234567890\r\n', 'content-length: 1234567890\r\n'],
+  ];
+  for (const [lines, want] of cases) {
+    const h = ok(`HTTP/1.1 200 OK\r\nX: y\r\n${lines}\r\n`);
+    assert.equal(forwarded(h), `HTTP/1.1 200 OK\r\nX: y\r\n${want}via: 1.1 fullproxy\r\n\r\n`, JSON.stringify(lines));
+  }
+  // Beyond a safe integer: -2 (the server connection gets 502, as before).
+  assert.equal(ok(`HTTP/1.1 200 OK\r\nContent-Length: ${'9'.repeat(17)}\r\n\r\n`).contentLength, -2);
+  // A malformed value on a response without a body (HEAD, 204, 304) is not passed on.
+  assert.equal(forwarded(ok('HTTP/1.1 304 Not Modified\r\nContent-Length: 5x\r\n\r\n')), 'HTTP/1.1 304 Not Modified\r\nvia: 1.1 fullproxy\r\n\r\n');
 });
