@@ -186,11 +186,12 @@ export class ResponseHead {
     let n = 0;
     for (let i = vs; i < ve; i++) {
       const d = buf[i]! - 48;
-      if (d < 0 || d > 9 || n > Number.MAX_SAFE_INTEGER / 10) {
+      n = n * 10 + d;
+      // Checked after the step: 2^53 itself (9007199254740992) passed a check made before it.
+      if (d < 0 || d > 9 || n > Number.MAX_SAFE_INTEGER) {
         this.contentLength = -2;
         return;
       }
-      n = n * 10 + d;
     }
     if (ve === vs) n = -2;
     this.contentLength = this.contentLength === -1 || this.contentLength === n ? n : -2;

@@ -148,6 +148,8 @@ test('Content-Length is re-serialized as the number, once (issue 13 row 7)', () 
   }
   // Beyond a safe integer: -2 (the server connection gets 502, as before).
   assert.equal(ok(`HTTP/1.1 200 OK\r\nContent-Length: ${'9'.repeat(17)}\r\n\r\n`).contentLength, -2);
+  assert.equal(ok(`HTTP/1.1 200 OK\r\nContent-Length: ${Number.MAX_SAFE_INTEGER + 1}\r\n\r\n`).contentLength, -2, '2^53 is not a safe length');
+  assert.equal(ok(`HTTP/1.1 200 OK\r\nContent-Length: 9007199254740993\r\n\r\n`).contentLength, -2);
   // A malformed value on a response without a body (HEAD, 204, 304) is not passed on.
   assert.equal(forwarded(ok('HTTP/1.1 304 Not Modified\r\nContent-Length: 5x\r\n\r\n')), 'HTTP/1.1 304 Not Modified\r\nvia: 1.1 fullproxy\r\n\r\n');
 });
