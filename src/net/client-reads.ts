@@ -13,13 +13,17 @@
 // still paused socket is switched into the same mode by hand: the three per-socket slots that
 // Socket's `onread` option fills (found by their symbol names on a probe socket) and the handle's
 // useUserBuffer. pause()/resume(), 'end', bytesRead and timeouts then work as for onread sockets.
-// These are Node internals: if a Node version lacks them, sockets stay on 'data' events (same
-// behaviour, more garbage), and test/unit/net/client-reads.test.ts fails so the loss is noticed.
+// These are Node internals, checked at load (the slots on a probe socket, the TCP handle's
+// useUserBuffer) and per socket (a plain TCP handle only, never TLS or a pipe: fast-paths.ts): if
+// a Node version lacks them, sockets stay on 'data' events (same behaviour, more garbage), and
+// test/unit/net/client-reads.test.ts fails so the loss is noticed. FULLPROXY_FAST_PATHS=off
+// forces that fallback (fast-paths.ts).
 //
 // The callee owns every chunk it gets (a copy out of the scratch buffer), so code that keeps a
 // chunk (ByteBuffer, queued writes) behaves exactly as with 'data' events.
 import { Socket } from 'node:net';
 import { SHARED_READ_BUFFER, copyOfScratch } from './read-buffers.ts';
+import { FAST_PATHS_OFF, isTcpHandle, tcpHandleHas } from './fast-paths.ts';
 
 /** Receives one read: `this` is the socket; the chunk is the callee's to keep. */
 export type ChunkHandler = (this: Socket, chunk: Buffer) => void;
@@ -45,7 +49,8 @@ function findReadSlots(): ReadSlots | null {
   return slots as ReadSlots;
 }
 
-const SLOTS = findReadSlots();
+// Forced off, or a Node without the handle method: no probe, every socket on 'data' events.
+const SLOTS = FAST_PATHS_OFF || !tcpHandleHas('useUserBuffer') ? null : findReadSlots();
 
 type ClientSocket = Socket & {
   [kHandler]?: ChunkHandler | null;
@@ -80,7 +85,8 @@ function enterUserBufferMode(socket: ClientSocket): boolean {
   const handle = socket._handle;
   // Bytes already in the stream (a PROXY header reader put payload back) must come out first, in
   // order, through 'data'; so must a socket Node did not create from a handle we can reach.
-  if (SLOTS === null || handle == null || typeof handle.useUserBuffer !== 'function' || socket.readableLength > 0) return false;
+  // A TLS or pipe socket has a handle of another class: its reads stay with Node (fast-paths.ts).
+  if (SLOTS === null || handle == null || !isTcpHandle(handle) || typeof handle.useUserBuffer !== 'function' || socket.readableLength > 0) return false;
   const slots = socket as unknown as Record<symbol, unknown>;
   slots[SLOTS.buffer] = SHARED_READ_BUFFER;
   slots[SLOTS.generator] = null;

@@ -19,11 +19,14 @@
 // libuv's shutdown waits for queued writes.
 //
 // Anything the stream might still hold (queued or corked bytes, connecting, ended) takes the
-// normal socket.write(), so bytes never overtake each other. These are Node internals: without
-// them every write is a socket.write() (same behaviour, more CPU), and
-// test/unit/net/direct-writes.test.ts fails so the loss is noticed.
+// normal socket.write(), so bytes never overtake each other. So does any socket whose handle is
+// not a plain TCP handle (TLS, pipe: fast-paths.ts). These are Node internals, checked at load
+// (the binding's fields and the TCP handle's writeBuffer/writeLatin1String): without them every
+// write is a socket.write() (same behaviour, more CPU), and test/unit/net/direct-writes.test.ts
+// fails so the loss is noticed. FULLPROXY_FAST_PATHS=off forces that fallback (fast-paths.ts).
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { FAST_PATHS_OFF, isTcpHandle, tcpHandleHas } from './fast-paths.ts';
 
 interface WriteReq {
   handle: unknown;
@@ -66,7 +69,8 @@ function loadBinding(): StreamWrapBinding | null {
   }
 }
 
-const BINDING = loadBinding();
+// Forced off, or a Node without the binding or the handle methods: every write goes through the stream.
+const BINDING = FAST_PATHS_OFF || !tcpHandleHas('writeBuffer', 'writeLatin1String') ? null : loadBinding();
 const STATE = BINDING?.streamBaseState ?? new Int32Array(4);
 const K_ASYNC = BINDING?.kLastWriteWasAsync ?? 0;
 
@@ -124,7 +128,7 @@ function writeError(status: number): NodeJS.ErrnoException {
 export function send(socket: Socket, data: Buffer | string): boolean {
   const s = socket as DirectSocket;
   const handle = s._handle;
-  if (BINDING === null || handle == null || s.writableLength !== 0 || s.writableCorked !== 0 || s.connecting || s.writableEnded || s.destroyed) {
+  if (BINDING === null || handle == null || !isTcpHandle(handle) || s.writableLength !== 0 || s.writableCorked !== 0 || s.connecting || s.writableEnded || s.destroyed) {
     return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
   }
   const req = takeReq();

@@ -1,19 +1,72 @@
 // client-reads.ts on real loopback sockets: accepted sockets switched to the user-buffer mode
 // deliver every byte in order, as chunks the handler may keep; pause/resume, FIN ('end') and
 // bytesRead behave as with 'data' events; null hands the reads back to the stream (pipe); bytes
-// already in the stream (put back by a PROXY header reader) come first, through 'data'.
+// already in the stream (put back by a PROXY header reader) come first, through 'data'. TLS and
+// pipe sockets stay on 'data' events. Under FULLPROXY_FAST_PATHS=off (fast-paths.ts) every socket
+// does, and the same behaviour holds.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { clientReadsMode, deliverReads } from '../../../src/net/client-reads.ts';
+import { FAST_PATHS_OFF } from '../../../src/net/fast-paths.ts';
 import { patternBuffer as pattern, socketPair } from '../../helpers/clients.ts';
 
 /** A paused accepted socket and the client connected to it. */
 const pair = (t: TestContext) => socketPair(t, true);
 
-test('this Node has the user-buffer mode (a Node upgrade that loses it must be noticed)', () => {
+const FORCED_OFF = FAST_PATHS_OFF ? 'FULLPROXY_FAST_PATHS=off forces the data-events fallback' : false;
+
+test('this Node has the user-buffer mode (a Node upgrade that loses it must be noticed)', { skip: FORCED_OFF }, () => {
   assert.equal(clientReadsMode(), 'user-buffer');
+});
+
+test('FULLPROXY_FAST_PATHS=off: every socket reads through data events', { skip: !FAST_PATHS_OFF && 'FULLPROXY_FAST_PATHS is not off' }, () => {
+  assert.equal(clientReadsMode(), 'data-events');
+});
+
+// In the user-buffer mode the reads bypass 'data' entirely; the fallback is one 'data' listener.
+test('an accepted TCP socket leaves data events', { skip: FORCED_OFF }, async (t) => {
+  const { accepted } = await pair(t);
+  deliverReads(accepted, () => {});
+  assert.equal(accepted.listenerCount('data'), 0);
+});
+
+test('an accepted pipe socket stays on data events, and every byte arrives', async (t) => {
+  const path = join(tmpdir(), `fullproxy-client-reads-${process.pid}.sock`);
+  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  server.listen(path);
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect(path);
+  await once(client, 'connect');
+  const [sock] = await accepted;
+  t.after(() => {
+    client.destroy();
+    sock.destroy();
+    server.close();
+  });
+  const got: Buffer[] = [];
+  deliverReads(sock, (chunk) => got.push(chunk));
+  assert.equal(sock.listenerCount('data'), 1, 'a pipe handle was switched to user buffers');
+  sock.resume();
+  const big = pattern(300_000, 11);
+  client.end(big);
+  await once(sock, 'end');
+  assert.deepEqual(Buffer.concat(got), big);
+});
+
+test('a TLS socket stays on data events (its handle is a TLSWrap)', async (t) => {
+  const { client } = await pair(t);
+  const secure = new TLSSocket(client);
+  secure.on('error', () => {});
+  t.after(() => secure.destroy());
+  deliverReads(secure, () => {});
+  assert.equal(secure.listenerCount('data'), 1, 'a TLS handle was switched to user buffers');
 });
 
 test('every byte arrives in order; chunks kept by the handler never change afterwards', async (t) => {

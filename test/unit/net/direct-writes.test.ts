@@ -2,14 +2,22 @@
 // bytes written through the stream (corked, queued), bytesWritten counts them, a write that has
 // to wait reports false, isFlushed() stays false until libuv is done and 'drain' follows, end()
 // sends its FIN after waiting bytes, and a write to a reset peer destroys the socket with the
-// error instead of throwing.
+// error instead of throwing. TLS and pipe sockets always go through the stream. Under
+// FULLPROXY_FAST_PATHS=off (fast-paths.ts) the same behaviour holds through the stream fallback;
+// only the assertions about libuv internals are left out then.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { directWritesMode, isFlushed, send } from '../../../src/net/direct-writes.ts';
+import { FAST_PATHS_OFF } from '../../../src/net/fast-paths.ts';
 import { patternBuffer as pattern, socketPair } from '../../helpers/clients.ts';
 import { waitEvent, waitFor } from '../../helpers/wait.ts';
+
+const FORCED_OFF = FAST_PATHS_OFF ? 'FULLPROXY_FAST_PATHS=off forces the stream fallback' : false;
 
 /**
  * A connected pair (`local` writes, `peer` reads); closed when the test ends, pass or fail. With
@@ -28,8 +36,70 @@ async function readAll(peer: Socket): Promise<Buffer> {
   return Buffer.concat(got);
 }
 
-test('this Node lets writes skip the stream (a Node upgrade that loses it must be noticed)', () => {
+test('this Node lets writes skip the stream (a Node upgrade that loses it must be noticed)', { skip: FORCED_OFF }, () => {
   assert.equal(directWritesMode(), 'handle');
+});
+
+test('FULLPROXY_FAST_PATHS=off: every write goes through the stream', { skip: !FAST_PATHS_OFF && 'FULLPROXY_FAST_PATHS is not off' }, () => {
+  assert.equal(directWritesMode(), 'stream');
+});
+
+/** Counts the socket.write() calls send() makes on `s` (the stream fallback). */
+function countStreamWrites(s: Socket): { calls: number } {
+  const count = { calls: 0 };
+  const write = s.write;
+  s.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    count.calls++;
+    return write.apply(this, args);
+  } as Socket['write'];
+  return count;
+}
+
+test('a plain TCP socket skips the stream: send() never calls socket.write()', { skip: FORCED_OFF }, async (t) => {
+  const { local, peer } = await pair(t);
+  const received = readAll(peer);
+  const writes = countStreamWrites(local);
+  assert.equal(send(local, 'head'), true);
+  assert.equal(send(local, Buffer.from('body')), true);
+  assert.equal(writes.calls, 0);
+  local.end();
+  assert.equal((await received).toString(), 'headbody');
+});
+
+test('a pipe socket always goes through the stream, and its bytes arrive', async (t) => {
+  const path = join(tmpdir(), `fullproxy-direct-writes-${process.pid}.sock`);
+  const server = createServer({ allowHalfOpen: true });
+  server.listen(path);
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const local = connect(path);
+  await once(local, 'connect');
+  const [peer] = await accepted;
+  t.after(() => {
+    local.destroy();
+    peer.destroy();
+    server.close();
+  });
+  const received = readAll(peer);
+  const writes = countStreamWrites(local);
+  const big = pattern(300_000, 5);
+  send(local, 'pipe:');
+  send(local, big);
+  assert.equal(writes.calls, 2, 'a pipe handle was written to directly');
+  local.end();
+  assert.deepEqual(await received, Buffer.concat([Buffer.from('pipe:'), big]));
+});
+
+test('a TLS socket always goes through the TLSSocket (its handle is a TLSWrap, never written to directly)', async (t) => {
+  const { local } = await pair(t);
+  // Client side of a TLS session over the plain pair: no certificate needed to start one.
+  const secure = new TLSSocket(local);
+  secure.on('error', () => {});
+  t.after(() => secure.destroy());
+  const writes = countStreamWrites(secure);
+  send(secure, 'GET / HTTP/1.1\r\n\r\n');
+  send(secure, Buffer.from('x'));
+  assert.equal(writes.calls, 2, 'the TLS handle was written to directly');
 });
 
 test('buffers and latin1 strings arrive in order, bytesWritten counts them, small writes return true', async (t) => {
@@ -61,7 +131,7 @@ test('a write that has to wait returns false; isFlushed() stays false until libu
     ok = send(local, b);
   }
   assert.equal(ok, false, 'the socket never pushed back');
-  assert.equal(local.writableLength, 0, 'the bytes wait in libuv, not in the stream');
+  if (!FAST_PATHS_OFF) assert.equal(local.writableLength, 0, 'the bytes wait in libuv, not in the stream');
   assert.equal(isFlushed(local), false);
   let drains = 0;
   local.on('drain', () => drains++);
