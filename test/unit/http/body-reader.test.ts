@@ -159,7 +159,7 @@ const vectors: { name: string; encoded: Buffer; payload: Buffer }[] = [
   },
   {
     name: 'extensions',
-    encoded: bytes('5;name=value\r\nhello\r\n6;a;b="q s; \\"x\\""\r\n world\r\n1 ;x\r\n!\r\n2\t;y=z\r\n??\r\n0;last=\xe9\r\n\r\n'),
+    encoded: bytes('5;name=value\r\nhello\r\n6;a;b="q s; \\"x\\""\r\n world\r\n1 ;x\r\n!\r\n2\t;y=z\r\n??\r\n0;last="\xe9"\r\n\r\n'),
     payload: bytes('hello world!??'),
   },
   {
@@ -321,6 +321,23 @@ const malformed: [string, string, string][] = [
   ['DEL in extension', '5;a=\x7f\r\nhello\r\n0\r\n\r\n', 'control character in chunk extension'],
   ['ESC in extension', '5;\x1b\r\nhello\r\n0\r\n\r\n', 'control character in chunk extension'],
   ['chunk size 2^48', '1000000000000\r\nx\r\n0\r\n\r\n', 'chunk size too large'],
+  // chunk-ext grammar (RFC 9112 §7.1.1, issue 13 row 6): names are tokens, values tokens or quoted-strings
+  ['empty extension', '5;\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['extension with spaces and brackets', '5;a b c @ [ ]\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['extension name not a token', '5;\xe9=1\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['extension value not a token', '0;last=\xe9\r\n\r\n', 'malformed chunk extension'],
+  ['extension without name', '5;=b\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['extension with empty value', '5;a=\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['extension value then junk', '5;a=b"c"\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['unterminated quoted value', '5;a="b\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['junk after quoted value', '5;a="b"c\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['whitespace before CRLF', '5;a \r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['whitespace after value before CRLF', '5;a=b \r\nhello\r\n0\r\n\r\n', 'malformed chunk size'],
+  ['two semicolons', '5;;a\r\nhello\r\n0\r\n\r\n', 'malformed chunk extension'],
+  ['bare LF in quoted value', '5;a="b\nc"\r\nhello\r\n0\r\n\r\n', 'control character in chunk extension'],
+  ['bare LF after backslash', '5;a="b\\\n"\r\nhello\r\n0\r\n\r\n', 'control character in chunk extension'],
+  ['size line longer than 4096 bytes', '5;a=' + 'x'.repeat(4093) + '\r\nhello\r\n0\r\n\r\n', 'chunk size line too long'],
+  ['4096 leading zeros', '0'.repeat(4096) + '5\r\nhello\r\n0\r\n\r\n', 'chunk size line too long'],
   ['trailer line without colon', '0\r\nX-Trailer\r\n\r\n', 'trailer line without a colon'],
   ['second trailer line without colon', '0\r\nA: b\r\nX-Trailer\r\n\r\n', 'trailer line without a colon'],
   ['obs-fold in trailers', '0\r\nX: a\r\n b\r\n\r\n', 'obs-fold in trailers'],
@@ -353,6 +370,21 @@ test('CHUNKED: malformed framing is refused with the reason, whole or byte by by
   }
 });
 
+test('CHUNKED: a size line of exactly 4096 bytes (size and extensions, without CRLF) is accepted, 4097 refused', () => {
+  for (const [line, ok] of [['5;a=' + 'x'.repeat(4092), true], ['5;a=' + 'x'.repeat(4093), false], ['0'.repeat(4095) + '5', true], ['0'.repeat(4096) + '5', false]] as const) {
+    assert.equal(line.length, ok ? 4096 : 4097);
+    const data = bytes(line + '\r\nhello\r\n0\r\n\r\n');
+    for (const cuts of [[], [4096], [4097], everyByte(data.length)]) {
+      const o = run(CHUNKED, data, cuts, true);
+      assert.equal(o.error, ok ? null : 'chunk size line too long');
+      assert.equal(o.end, ok ? data.length : -1);
+    }
+  }
+  // the count restarts with each size line
+  const many = bytes(('1;a=' + 'y'.repeat(4000) + '\r\nz\r\n').repeat(5) + '0\r\n\r\n');
+  assert.equal(run(CHUNKED, many, [], true).end, many.length);
+});
+
 test('CHUNKED: chunk size line is size [BWS ";" ...] CRLF, nothing else', () => {
   const accepted: string[] = [];
   for (const line of ['5 5', '5 x', '5\tz', '5 ', '5 \t', '5 =', '5 \xff']) {
@@ -374,7 +406,7 @@ test('CHUNKED: trailer field names are tokens right before the colon', () => {
 // ---------------------------------------------------------------------------------------------
 // Seeded random properties
 
-const EXTS = ['', '', '', ';a', ';a=b', ';name="quoted; value"', ' ;x=1', '\t;y', ';a=1;b=2', ';\xe9=\xff'];
+const EXTS = ['', '', '', ';a', ';a=b', ';name="quoted; value"', ' ;x=1', '\t;y', ';a=1;b=2', ';e="\xe9\\\xff"', ' ; a = b ;c'];
 const TRAILERS = ['', '', 'X-A: 1\r\n', 'x-b:\r\n', 'T: \xa0v\xa0\r\nU:w\r\n', 'Server-Timing: total;dur=12\r\n'];
 
 function randomEncoding(rnd: () => number): { encoded: Buffer; payload: Buffer } {

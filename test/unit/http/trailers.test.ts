@@ -1,0 +1,26 @@
+// The trailer policy (issue 13, row 5): names that frame, route, authenticate, modify the request,
+// control the response or describe the content never pass; application trailers do.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { forwardableTrailer } from '../../../src/http/trailers.ts';
+import { HOP_BY_HOP } from '../../../src/http/headers.ts';
+
+test('framing, hop-by-hop, routing and proxy-owned names are dropped', () => {
+  const dropped = [
+    ...HOP_BY_HOP,
+    'content-length', 'transfer-encoding', 'trailer', 'te', 'host', 'forwarded', 'via', 'max-forwards', 'x-real-ip',
+    'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-host', 'x-forwarded-prefix',
+    'authorization', 'www-authenticate', 'authentication-info', 'proxy-authorization', 'proxy-authenticate', 'proxy-authentication-info', 'cookie', 'set-cookie',
+    'expect', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range', 'accept', 'accept-encoding', 'accept-language',
+    'location', 'retry-after', 'vary', 'age', 'cache-control', 'expires', 'pragma', 'date', 'etag', 'last-modified', 'accept-ranges',
+    'content-type', 'content-encoding', 'content-range', 'content-location', 'content-language', 'content-disposition', 'content-md5',
+    'x_forwarded_for', 'x-forwarded_for', 'my_header',
+  ];
+  for (const name of dropped) assert.equal(forwardableTrailer(name), false, name);
+});
+
+test('application trailers pass', () => {
+  for (const name of ['server-timing', 'content-digest', 'repr-digest', 'digest', 'grpc-status', 'grpc-message', 'grpc-status-details-bin', 'x-checksum', 'x-ok', 'etag-like', 'hosts', 'x-via', 'viaduct']) {
+    assert.equal(forwardableTrailer(name), true, name);
+  }
+});
