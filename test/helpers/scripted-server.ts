@@ -71,7 +71,7 @@ function cut(buf: Buffer): { req: SeenRequest; used: number } | null {
 export async function scriptedServer(answer: (req: SeenRequest, index: number) => string | Buffer): Promise<ScriptedServer> {
   const seen: SeenRequest[] = [];
   const backend = await tcpBackend((s: Socket) => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     s.on('data', (d: Buffer) => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
       for (let guard = 0; guard < 1000; guard++) {
