@@ -5,7 +5,13 @@
 // pooled server connection and back without a stream layer in between (issue 4).
 //
 // Timers are not per request: the phase's deadline (request head, keep-alive, response, server
-// idle) sits on the session and the session table's one sweep calls onDeadline when it passes.
+// idle) sits on the session and the session table's one sweep calls onDeadline when it passes; a
+// request body that stalls is the sweep's idle check (timeouts.requestBody), answered 408 here.
+//
+// An Upgrade request is a request like any other until the server answers it with a matching 101;
+// bytes after its head wait in the buffer meanwhile. Then the connection becomes a tunnel
+// (upgrade.ts): reads keep coming through the same handler and go to the tunnel, so not one byte
+// is lost between modes (issue 13 rows 1 and 4).
 import type { Socket } from 'node:net';
 import type { ClientInfo } from '../pool/connector.ts';
 import type { ServerConnections } from './http-upstream.ts';
@@ -20,7 +26,7 @@ import { findHeadEnd, hasBareLfHeadEnd, isHeadError, parseRequestHead, skipEmpty
 import { closeSocket, resetSocket } from '../net/socket.ts';
 import { ProxyRequest } from './http-proxy.ts';
 import { sendRawFailure, type Failure } from './status.ts';
-import { UpgradeTunnel } from './upgrade.ts';
+import type { UpgradeTunnel } from './upgrade.ts';
 import { HEAD_DEADLINE, KEEP_ALIVE_DEADLINE, NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, PAUSE_PIPELINE, REQUEST_DEADLINE } from './connection-states.ts';
 
 
@@ -51,8 +57,8 @@ export class HttpConnection implements SessionOwner {
   #reparse = false;
   readonly #onData = (chunk: Buffer): void => this.#data(chunk);
   readonly #onEnd = (): void => this.#end();
-  readonly #onClose = (): void => this.#close();
-  readonly #onDrain = (): void => this.current?.onClientDrain();
+  readonly #onClose = (hadError: boolean): void => this.#close(hadError);
+  readonly #onDrain = (): void => (this.tunnel ?? this.current)?.onClientDrain();
 
   constructor(socket: Socket, info: ClientInfo, ctx: HttpListenerContext) {
     this.socket = socket;
@@ -101,6 +107,7 @@ export class HttpConnection implements SessionOwner {
       if (e >= 0 && e < chunk.length) this.#stash(chunk.subarray(e));
       return;
     }
+    if (this.tunnel !== null) return this.tunnel.fromClient(chunk);
     this.#in.append(chunk);
     this.#parse();
   }
@@ -151,7 +158,6 @@ export class HttpConnection implements SessionOwner {
     this.setDeadline(NO_DEADLINE, 0);
     const pr = new ProxyRequest(this, head);
     if (pr.error !== null) return this.#reject('bad-request', pr.error);
-    if (pr.upgrade !== null) return this.#startTunnel(pr);
     this.current = pr;
     // Body bytes that came with the head are framed (and buffered) before a server is picked,
     // so a new server connection gets head and body in one write.
@@ -194,12 +200,24 @@ export class HttpConnection implements SessionOwner {
     closeSocket(this.socket);
   }
 
-  #startTunnel(pr: ProxyRequest): void {
-    deliverReads(this.socket, null); // back to 'data' events: the tunnel pipes the socket
-    const rest = this.#in.bytes ?? Buffer.alloc(0);
+  /**
+   * The server switched protocols for `pr` (a matching 101): the request is done, and the
+   * connection is a tunnel from now on. `head` is the 101 for the client (and the server bytes
+   * after it); what the client sent after the Upgrade request goes to the server first.
+   */
+  startTunnel(pr: ProxyRequest, tunnel: UpgradeTunnel, head: Buffer): void {
+    if (this.current !== pr) return;
+    this.current = null;
+    this.session.requests++;
+    this.session.inBody = false;
+    this.ctx.requestDone(pr, this);
+    this.setDeadline(NO_DEADLINE, 0);
+    this.tunnel = tunnel;
+    const early = this.#in.bytes;
     this.#in.clear();
-    this.tunnel = new UpgradeTunnel(pr, this.socket, rest, this, this.ctx);
-    this.tunnel.start();
+    this.#scanFrom = 0;
+    tunnel.start(pr.pool!, head, early, this.clientEnded);
+    if (!this.closed) this.resumeReading(PAUSE_FOR_SERVER | PAUSE_PIPELINE);
   }
 
   /** The request in flight is over: the next one (buffered or still to come), or close. */
@@ -236,17 +254,18 @@ export class HttpConnection implements SessionOwner {
 
   #end(): void {
     this.clientEnded = true;
-    if (this.tunnel !== null) return;
+    if (this.tunnel !== null) return this.tunnel.onClientEnd();
     const cur = this.current;
     // A request whose body never finished cannot be answered meaningfully: abort it.
     if (cur !== null && cur.readingBody) cur.clientGone();
     if (this.current === null) closeSocket(this.socket);
   }
 
-  #close(): void {
+  #close(hadError: boolean): void {
     if (this.closed) return;
     this.closed = true;
     this.current?.clientGone();
+    this.tunnel?.onClientClose(hadError);
     for (const upstream of this.keyedServers) upstream.closeKey(this.key);
     const { session, ctx } = this;
     ctx.table.remove(session);
@@ -260,6 +279,13 @@ export class HttpConnection implements SessionOwner {
   // ---- SessionOwner ----
 
   terminate(session: Session, reason: EndReason, reset: boolean): void {
+    const cur = this.current;
+    if (session.inBody && cur !== null && !cur.responseStarted && (reason === 'idle-close' || reason === 'idle-reset')) {
+      // The request body stalled (timeouts.requestBody): 408, then close, as for a slow head.
+      if (session.endReason === null) session.endReason = 'client-error';
+      session.state = 'closing';
+      return cur.onBodyTimeout();
+    }
     if (session.endReason === null) session.endReason = reason;
     session.state = 'closing';
     if (session.server !== null) (reset ? resetSocket : closeSocket)(session.server);

@@ -4,6 +4,11 @@
 // responses) the body sink; its methods live on the prototype, and nothing is allocated per chunk
 // beyond the subarray a partial write needs (DESIGN §2.5). Heads are written as one string, and
 // the first body bytes ride in the same write.
+//
+// An Upgrade request (not h2c, which is stripped and sent as plain HTTP/1.1, as HAProxy and nginx
+// do) takes the same path on a server connection of its own that never goes back to the pool, and
+// holds the server like a tcp session. Only a 101 whose Upgrade matches what was asked becomes a
+// tunnel (upgrade.ts); any other answer is an ordinary response (issue 13 row 1).
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
 import type { ConnectionWaiter } from './http-upstream.ts';
@@ -18,6 +23,7 @@ import type { ResponseHead } from './response-head.ts';
 import { forwardedTarget } from './request-target.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
+import { asksH2c, upgradeMatches, UpgradeTunnel } from './upgrade.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
 import { isFlushed, send } from '../net/direct-writes.ts';
 
@@ -30,6 +36,8 @@ const TE_CHUNKED = 'transfer-encoding: chunked\r\n';
 const CONN_CLOSE = 'connection: close\r\n';
 const CONN_KEEP_ALIVE = 'connection: keep-alive\r\n';
 const VIA_LINE = `via: ${VIA}\r\n`;
+/** Reuse key of Upgrade requests' server connections: none is ever idle under it, so each is new. */
+const UPGRADE_KEY = 'upgrade';
 
 /** Via for the client: the server's values (joined) then ours. */
 function viaLine(head: ResponseHead): string {
@@ -47,7 +55,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   /** Set when the request must get 400 (framing, Host): the connection answers and closes. */
   readonly error: string | null;
   readonly host: string;
-  /** The Upgrade value of a tunnel request, else null. */
+  /** The Upgrade value of a tunnel request, else null (h2c and HTTP/1.0 requests never are). */
   readonly upgrade: string | null;
   /** The field list to send (hop-by-hop stripped, X-Forwarded-* and Via added). */
   readonly fields: string[];
@@ -98,12 +106,15 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t === null ? null : t.authority, conn.forwarding);
     this.error = t?.error ?? h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
     this.host = h.host;
-    this.upgrade = h.upgrade;
+    // RFC 9110 §7.8: a server ignores Upgrade in HTTP/1.0; h2c is not tunnelled (issue 13 row 1).
+    // Either way Upgrade and Connection were stripped as hop-by-hop: a plain request goes on.
+    this.upgrade = h.upgrade === null || line.minor === 0 || asksH2c(h.upgrade) ? null : h.upgrade;
     this.fields = h.headers ?? [];
     this.keepAlive = !h.close;
     this.#hasBody = h.hasBody;
     this.#expectContinue = h.expectContinue && line.minor === 1;
-    this.#head = this.error === null && this.upgrade === null ? `${line.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}\r\n` : '';
+    this.#head =
+      this.error !== null ? '' : `${line.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}${this.upgrade === null ? '' : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`}\r\n`;
     const body = conn.requestBody;
     body.reset(h.chunked ? CHUNKED : h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
     this.readingBody = this.error === null && !body.done;
@@ -133,12 +144,16 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   #sendTo(server: Server): void {
     this.server = server;
-    server.active++;
+    // An Upgrade request may become a tunnel, which holds a server connection like a tcp session
+    // (maxConnections counts it at pick time).
+    if (this.upgrade === null) server.active++;
+    else server.holdConnection();
     this.activeOn = server;
     this.conn.session.serverAddress = server.address;
     // Body bytes wait in #pending until a connection is ready; the client is not read meanwhile.
     if (this.readingBody) this.conn.pauseReading(PAUSE_FOR_SERVER);
-    this.ctx.acquire(server, this, this.conn);
+    if (this.upgrade === null) this.ctx.acquire(server, this, this.conn);
+    else this.ctx.upstreams.get(server)!.acquire(this, UPGRADE_KEY, this.conn.info, false);
   }
 
   // ---- request body ----
@@ -181,7 +196,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   onConnection(up: UpstreamConnection): void {
     if (this.done) {
       // The client left while we waited: the connection was never used, hand it straight back.
-      this.ctx.upstreams.get(this.server!)!.release(up, true);
+      this.ctx.upstreams.get(this.server!)!.release(up, this.upgrade === null);
       return;
     }
     this.upstream = up;
@@ -302,6 +317,33 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.#finish();
   }
 
+  /** A 101: the tunnel when it answers what was asked, else 502 and the client connection closes. */
+  onUpgrade(head: ResponseHead, protocol: string | null, buf: Buffer, start: number, end: number): void {
+    const up = this.upstream;
+    if (this.done || up === null) return;
+    if (this.upgrade === null || protocol === null || !upgradeMatches(this.upgrade, protocol)) {
+      this.ctx.log.warn({ client: this.conn.info.clientAddress, server: this.server?.address, url: this.target, asked: this.upgrade, answered: protocol }, 'request failed: 101 does not answer the request');
+      return this.#fail('bad-response', true);
+    }
+    const server = this.server!;
+    // The tunnel takes over the server connection and the hold on the server.
+    this.upstream = null;
+    this.activeOn = null;
+    if (this.#upstreamPaused) {
+      this.#upstreamPaused = false;
+      up.socket?.resume();
+    }
+    this.done = true;
+    this.responseStarted = true;
+    this.status = 101;
+    this.keepAlive = false;
+    recordSuccess(server);
+    const extra = `connection: upgrade\r\nupgrade: ${protocol}\r\n${viaLine(head)}\r\n`;
+    const out = Buffer.allocUnsafe(head.byteLength(extra) + (end - start));
+    buf.copy(out, head.writeTo(out, 0, extra), start, end);
+    this.conn.startTunnel(this, new UpgradeTunnel(this.conn, up, server), out);
+  }
+
   onUpstreamError(failure: Failure, detail: string): void {
     const server = this.server!;
     const reused = this.#reused;
@@ -330,6 +372,13 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   #armResponseTimeout(): void {
     this.conn.setDeadline(REQUEST_DEADLINE, this.pool!.config.timeouts.response);
+  }
+
+  /** The request body stalled past timeouts.requestBody before any response: 408, then close (issue 13 row 11). */
+  onBodyTimeout(): void {
+    this.ctx.log.info({ client: this.conn.info.clientAddress, method: this.method, url: this.target }, 'request body not received in time');
+    this.#abortUpstream();
+    this.#fail('request-timeout', true);
   }
 
   onDeadline(now: number): void {
@@ -371,7 +420,8 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   #finish(): void {
     if (this.done) return;
     this.done = true;
-    this.#releaseConnection(!this.readingBody);
+    // An Upgrade request's connection is its own: never back to the pool, whatever the answer.
+    this.#releaseConnection(!this.readingBody && this.upgrade === null);
     this.#releaseServer();
     this.conn.requestFinished(this, this.keepAlive);
   }
@@ -405,8 +455,10 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   #releaseServer(): void {
-    if (this.activeOn !== null) {
-      this.activeOn.active--;
+    const s = this.activeOn;
+    if (s !== null) {
+      if (this.upgrade === null) s.active--;
+      else s.releaseConnection();
       this.activeOn = null;
     }
   }

@@ -2,11 +2,16 @@
 // head parser and the body framing of the request in flight. It reads responses and hands them to
 // the exchange (http-proxy.ts) that owns it between acquire and release; it never writes to the
 // client itself. One request at a time (no pipelining toward servers, like HAProxy and nginx).
+//
+// A 101 Switching Protocols is handed to the exchange (onUpgrade), never read as HTTP: the
+// exchange either makes the connection a tunnel (startTunnel: from then on every read goes to the
+// tunnel peer, upgrade.ts, since the socket's onread callback is ours for its whole life) or
+// releases it, and it is never pooled again (issue 13 row 1).
 import type { OnReadOpts, Socket } from 'node:net';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
-import { findHeadEnd } from './message-head.ts';
+import { findHeadEnd, hasBareLfHeadEnd } from './message-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Failure } from './status.ts';
 
@@ -32,6 +37,24 @@ export interface UpstreamExchange {
   onUpstreamError(failure: Failure, detail: string): void;
   /** The request body may be written again (backpressure). */
   onUpstreamDrain(): void;
+  /**
+   * A 101 Switching Protocols (valid until the next scan): `protocol` is its Upgrade value (null
+   * when absent), `buf[start, end)` the bytes after its head. The connection is no longer the
+   * exchange's for HTTP and never reusable: it calls startTunnel or releases it.
+   */
+  onUpgrade(head: ResponseHead, protocol: string | null, buf: Buffer, start: number, end: number): void;
+}
+
+/** Who gets the server's bytes once the connection is a tunnel (upgrade.ts). */
+export interface TunnelPeer {
+  /** True when nothing handed over so far is still queued toward the client. */
+  flushed(): boolean;
+  onServerData(chunk: Buffer): void;
+  /** The server sent FIN (half-close). */
+  onServerEnd(): void;
+  /** The server socket is gone: closed, or `reset` by an error. */
+  onServerGone(reset: boolean): void;
+  onUpstreamDrain(): void;
 }
 
 /** Told when a connection is gone, so the pool forgets it. */
@@ -54,6 +77,8 @@ export class UpstreamConnection {
   /** The response in flight leaves the connection reusable (keep-alive, framing complete). */
   reusable = true;
   exchange: UpstreamExchange | null = null;
+  /** Set once a 101 made this connection a tunnel: every read goes there. */
+  #tunnel: TunnelPeer | null = null;
   readonly body = new BodyReader();
   /** The response head being handled (one per connection, reused). */
   readonly head = new ResponseHead();
@@ -71,9 +96,9 @@ export class UpstreamConnection {
     },
   };
   readonly #onEnd = (): void => this.#eof();
-  readonly #onClose = (): void => this.#gone('server-reset', 'connection closed');
-  readonly #onError = (err: Error): void => this.#gone('server-reset', err.message);
-  readonly #onDrain = (): void => this.exchange?.onUpstreamDrain();
+  readonly #onClose = (): void => this.#gone('server-reset', 'connection closed', false);
+  readonly #onError = (err: Error): void => this.#gone('server-reset', err.message, true);
+  readonly #onDrain = (): void => (this.exchange ?? this.#tunnel)?.onUpstreamDrain();
 
   constructor(key: string, owner: ConnectionOwner) {
     this.key = key;
@@ -97,6 +122,13 @@ export class UpstreamConnection {
     this.#inBody = false;
   }
 
+  /** After a 101 the exchange hands the connection to a tunnel: reads go to `peer` from now on. */
+  startTunnel(peer: TunnelPeer): void {
+    this.exchange = null;
+    this.reusable = false;
+    this.#tunnel = peer;
+  }
+
   /** Closes the socket (FIN when idle and clean, else destroy); the owner is told once. */
   destroy(): void {
     const s = this.socket;
@@ -115,12 +147,13 @@ export class UpstreamConnection {
   #read(n: number, buf: Buffer): void {
     const ex = this.exchange;
     this.#data(this.#reads.own(n, buf));
-    this.#reads.release(buf, ex === null || ex.flushed());
+    this.#reads.release(buf, ex !== null ? ex.flushed() : this.#tunnel === null || this.#tunnel.flushed());
   }
 
   #data(chunk: Buffer): void {
     const ex = this.exchange;
     if (ex === null) {
+      if (this.#tunnel !== null) return this.#tunnel.onServerData(chunk);
       // Bytes nobody asked for (a server speaking out of turn): the connection is out of sync.
       this.destroy();
       return;
@@ -134,20 +167,28 @@ export class UpstreamConnection {
     this.#scanFrom = 0;
     for (;;) {
       const end = findHeadEnd(buf, start + from);
-      from = 0;
       if (end < 0) {
         if (buf.length - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
+        // A head ending in bare LFs never completes: 502 now, not after the response timeout
+        // (issue 13 row 9; the request side does the same). Only the bytes new since the last look.
+        if (hasBareLfHeadEnd(buf.subarray(start + Math.max(0, from - 1)))) return this.#fail(ex, 'bad-response', 'bare LF line end in the response head');
         this.#scanFrom = Math.max(0, buf.length - start - 3);
         if (buf !== chunk) this.#partial.consume(start);
         else this.#partial.append(Buffer.from(buf.subarray(start)));
         return;
       }
+      from = 0;
       if (end - start > MAX_RESPONSE_HEAD) return this.#fail(ex, 'bad-response', 'response head too large');
       const head = this.head;
       if (!head.scan(buf, start, end)) return this.#fail(ex, 'bad-response', head.error ?? 'malformed response head');
       if (head.status < 200) {
-        // 101 needs a tunnel, which pooled connections never are; the rest goes to the exchange.
-        if (head.status === 101) return this.#fail(ex, 'bad-response', 'unexpected 101 Switching Protocols');
+        if (head.status === 101) {
+          // Whatever follows is not HTTP any more: the exchange tunnels it or drops the connection.
+          this.reusable = false;
+          this.exchange = null;
+          this.#partial.clear(); // `buf` keeps the bytes after the head
+          return ex.onUpgrade(head, upgradeValue(buf, start, end), buf, end, buf.length);
+        }
         ex.onInformational(head);
         if (this.exchange !== ex) return;
         start = end;
@@ -207,15 +248,24 @@ export class UpstreamConnection {
 
   /** The server ended its side: the end of a close-delimited body, else the connection is gone. */
   #eof(): void {
+    // A tunnel forwards the half-close; the socket stays open for the client's bytes.
+    if (this.#tunnel !== null) return this.#tunnel.onServerEnd();
     const ex = this.exchange;
     if (ex !== null && this.#inBody && this.body.finishAtEof()) {
       this.reusable = false;
       this.#complete(ex, false);
     }
-    this.#gone('server-reset', 'server closed the connection');
+    this.#gone('server-reset', 'server closed the connection', false);
   }
 
-  #gone(failure: Failure, detail: string): void {
+  #gone(failure: Failure, detail: string, reset: boolean): void {
+    const t = this.#tunnel;
+    if (t !== null) {
+      this.#tunnel = null;
+      if (this.socket !== null && !this.socket.destroyed) this.socket.destroy();
+      this.#closedNow();
+      return t.onServerGone(reset);
+    }
     const ex = this.exchange;
     this.exchange = null;
     this.reusable = false;
@@ -224,4 +274,17 @@ export class UpstreamConnection {
     // A response cut short (or never started): the exchange decides between retry, 502 and abort.
     if (ex !== null) ex.onUpstreamError(failure, detail);
   }
+}
+
+const UPGRADE_LINE = /^upgrade:[ \t]*(.*?)[ \t]*$/gim;
+
+/**
+ * The Upgrade value of a 101 head in `buf[start, end)` (several lines joined), or null. Read from
+ * the bytes because response-head.ts drops Upgrade as hop-by-hop; a 101 is rare, so a string is fine.
+ */
+function upgradeValue(buf: Buffer, start: number, end: number): string | null {
+  const text = buf.toString('latin1', start, end).replaceAll('\r\n', '\n');
+  let value: string | null = null;
+  for (const m of text.matchAll(UPGRADE_LINE)) value = value === null ? m[1]! : `${value}, ${m[1]!}`;
+  return value;
 }
