@@ -6,7 +6,7 @@
 // is never changed by it (the server gets the target and Host exactly as received):
 // - Host: without the port, without trailing dots (`api.example.com.` is the same name in DNS,
 //   RFC 1034 §3.1) and in lowercase (RFC 9110 §4.2.3: the host is case-insensitive). A missing
-//   Host matches no host route.
+//   Host (or one of dots only) matches no host route.
 // - Path: the target up to the first `?` or `#` (the query never takes part; a pathPrefix with a
 //   `?` in it therefore never matches), then normalized as RFC 3986 §6.2.2 does: percent-encoded
 //   unreserved characters decoded (`%2e`/`%2E` are dots, `%61` is `a`), the hex digits of the other
@@ -18,15 +18,16 @@
 //   than routing did; in front of such servers, do not rely on a path route alone to keep
 //   requests away from a pool. Repeated slashes are not merged (RFC 3986 keeps `//` distinct).
 //   Targets not in origin-form (`*`) are compared as received.
-// - pathPrefix and host of a route are normalized the same way when the config is compiled.
+// - A route's host (trailing dots, case) and pathPrefix (normalizePath) are normalized the same
+//   way when the config is compiled.
 //
 // Cost: the common request (no `%`, no `.`/`..` segment, a lowercase Host without trailing dot)
 // is scanned once and compared in place; nothing is allocated. Only the rest builds a string.
 import type { ListenerConfig } from '../config/schema.ts';
 
 interface CompiledRoute {
-  readonly host: string | null; // routingHost() of the configured host
-  readonly pathPrefix: string | null; // routingPath() of the configured prefix
+  readonly host: string | null; // the configured host without trailing dots, lowercase
+  readonly pathPrefix: string | null; // normalizePath() of the configured prefix
   readonly pool: string;
 }
 
@@ -37,7 +38,8 @@ export class Router {
   constructor(cfg: ListenerConfig) {
     this.#default = cfg.pool;
     this.#routes = cfg.routes.map((r) => ({
-      host: r.host === undefined ? null : routingHost(r.host),
+      // Trailing dots and case only: a configured port is kept (such a route matches no request).
+      host: r.host === undefined ? null : r.host.replace(/\.+$/, '').toLowerCase(),
       pathPrefix: r.pathPrefix === undefined ? null : normalizePath(r.pathPrefix),
       pool: r.pool,
     }));
@@ -64,7 +66,8 @@ export class Router {
           hostEnd = nameEnd(h);
           if (hasCapitals(h, hostEnd)) lowered = h.slice(0, hostEnd).toLowerCase();
         }
-        if (lowered !== null ? r.host !== lowered : r.host.length !== hostEnd || !h.startsWith(r.host)) continue;
+        // An empty name (no Host, or only dots) matches no host route, whatever the config says.
+        if (hostEnd === 0 || (lowered !== null ? r.host !== lowered : r.host.length !== hostEnd || !h.startsWith(r.host))) continue;
       }
       if (r.pathPrefix !== null) {
         if (pathEnd < 0) {
@@ -77,11 +80,6 @@ export class Router {
     }
     return this.#default;
   }
-}
-
-/** A Host value as routing compares it: no port, no trailing dots, lowercase. */
-export function routingHost(host: string): string {
-  return host.slice(0, nameEnd(host)).toLowerCase();
 }
 
 /** End of the host name in a Host value: before the port (IPv6 literals keep their brackets) and any trailing dots. */

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Router, normalizePath, routingHost } from '../../../src/http/router.ts';
+import { Router, normalizePath } from '../../../src/http/router.ts';
 import type { ListenerConfig } from '../../../src/config/schema.ts';
 
 const router = new Router({
@@ -72,6 +72,8 @@ test('Host: case, port and trailing dots do not matter; a missing Host matches n
     assert.equal(router.match(host, '/'), 'default', host);
   }
   assert.equal(router.match(undefined, '/'), 'default');
+  const dot = new Router({ pool: 'd', routes: [{ host: '.', pool: 'dot' }] } as unknown as ListenerConfig);
+  for (const host of [undefined, '', '.', ':80']) assert.equal(dot.match(host, '/'), 'd', String(host));
 });
 
 test('a route is compiled the same way: its host without trailing dot, its prefix normalized', () => {
@@ -93,10 +95,11 @@ test('normalizePath: the RFC 3986 examples, and what is left alone', () => {
   assert.equal(normalizePath('/plain/path.css'), '/plain/path.css');
 });
 
-test('routingHost', () => {
-  assert.equal(routingHost('API.Example.com.:443'), 'api.example.com');
-  assert.equal(routingHost('[::1]:80'), '[::1]');
-  assert.equal(routingHost('[::1]'), '[::1]');
+test('IPv6 literal hosts keep their brackets; the port is cut after them', () => {
+  const r = new Router({ pool: 'd', routes: [{ host: '[::1]', pool: 'v6' }] } as unknown as ListenerConfig);
+  assert.equal(r.match('[::1]:80', '/'), 'v6');
+  assert.equal(r.match('[::1]', '/'), 'v6');
+  assert.equal(r.match('[::2]', '/'), 'd');
 });
 
 test('dot-segment removal agrees with the WHATWG URL parser on random paths', () => {
