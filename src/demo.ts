@@ -45,7 +45,7 @@ export async function runDemo(): Promise<number> {
   if (config.admin !== undefined) lines.push(`  curl -s http://${config.admin.listen}/api/v1/stats   # admin API`);
   lines.push('Stop with Ctrl-C.', '');
   setTimeout(() => process.stderr.write(`${lines.join('\n')}\n`), 100);
-  const code = await run(config);
+  const code = await run(config, loaded.path);
   for (const s of servers) s.close();
   return code;
 }

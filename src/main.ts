@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
         for (const line of result.errors) process.stderr.write(`${line}\n`);
         return 1;
       }
-      return run(result.config);
+      return run(result.config, result.path);
     }
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);

@@ -1,13 +1,14 @@
 // Runs the proxy in the foreground: builds it from a Config, wires SIGTERM/SIGINT (drain, then
-// exit 0) and SIGHUP, and resolves with the process exit code. Shared by `run` and `demo`.
+// exit 0) and SIGHUP (reload the config file: runtime.ts), and resolves with the process exit
+// code. Shared by `run` and `demo`.
 import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
-import { Proxy } from './proxy.ts';
+import { Runtime } from './runtime.ts';
 
-/** Runs the proxy until SIGTERM/SIGINT; resolves with the exit code. */
-export async function run(config: Config): Promise<number> {
+/** Runs the proxy until SIGTERM/SIGINT; resolves with the exit code. `configPath`: the file SIGHUP reloads. */
+export async function run(config: Config, configPath: string | null = null): Promise<number> {
   const log = createLogger({ level: config.logging.level, pretty: config.logging.pretty });
-  const proxy = new Proxy(config, log);
+  const proxy = new Runtime(config, log, configPath);
   try {
     await proxy.start();
   } catch (err) {
@@ -24,7 +25,7 @@ export async function run(config: Config): Promise<number> {
         return;
       }
       draining = true;
-      log.info({ signal, drainTimeoutMs: config.drainTimeout }, 'stop signal: draining');
+      log.info({ signal, drainTimeoutMs: proxy.config.drainTimeout }, 'stop signal: draining');
       void proxy.drain().then(({ finished, reset }) => {
         log.info({ finished, reset }, 'drained, exiting');
         // Resolve once the log is flushed, or after a short grace if the flush never reports.
@@ -35,7 +36,11 @@ export async function run(config: Config): Promise<number> {
     };
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
-    process.on('SIGHUP', () => log.warn('SIGHUP: config reload is not supported yet; the running config stays'));
+    process.on('SIGHUP', () => {
+      log.info({ path: configPath }, 'SIGHUP: reloading the config');
+      // The outcome is logged by the runtime (one line per problem, with its JSON path).
+      void proxy.reload();
+    });
   });
 }
 

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
-import type { Proxy } from '../proxy.ts';
+import type { AdminView as Proxy } from './view.ts';
 import { parseHostPort } from '../net/address.ts';
 import { createMetricsRegistry } from './metrics.ts';
 import * as api from './api.ts';
@@ -15,7 +15,7 @@ const SERVER_ACTION = /^\/api\/v1\/pools\/([^/]+)\/servers\/([^/]+)\/(drain|enab
 export class AdminServer {
   readonly #proxy: Proxy;
   readonly #server: HttpServer;
-  readonly #token: Buffer | null;
+  #token: Buffer | null;
   readonly #registry: Registry;
   readonly #listen: string;
 
@@ -32,6 +32,11 @@ export class AdminServer {
       });
     });
     this.#server.keepAliveTimeout = 5_000;
+  }
+
+  /** A reload's admin.token (the address needs a restart: runtime.ts refuses that change). */
+  setToken(token: string | undefined): void {
+    this.#token = token === undefined ? null : Buffer.from(`Bearer ${token}`);
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -97,7 +102,7 @@ export class AdminServer {
         return result === null ? send(res, 404, { error: 'no such pool or server' }) : send(res, 200, result);
       }
       if (path === '/api/v1/reload') {
-        const result = await proxy.reloadFromFile();
+        const result = await proxy.reload();
         return send(res, result.ok ? 200 : 400, result);
       }
     }

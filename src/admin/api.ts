@@ -1,15 +1,15 @@
-// /healthz and /api/v1/* handlers: read the live objects of proxy.ts and shape them as SPEC
-// "Admin API" says (keys of /api/v1/stats are binding).
-import type { Proxy } from '../proxy.ts';
+// /healthz and /api/v1/* handlers: read the running proxy through its AdminView (view.ts) and
+// shape it as SPEC "Admin API" says (keys of /api/v1/stats are binding).
+import type { AdminView as Proxy } from './view.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
 
 export function stats(proxy: Proxy): Record<string, unknown> {
   const listeners: Record<string, unknown> = {};
-  for (const l of proxy.listeners.values()) {
+  for (const l of proxy.listenerViews()) {
     const c = l.counters;
     listeners[l.name] = {
-      protocol: l.config.protocol,
+      protocol: l.protocol,
       sessionsActive: proxy.sessions.countFor(l.name),
       sessionsTotal: c.sessionsTotal,
       requestsTotal: c.requestsTotal,
@@ -23,11 +23,11 @@ export function stats(proxy: Proxy): Record<string, unknown> {
     };
   }
   const pools: Record<string, unknown> = {};
-  for (const p of proxy.pools.values()) pools[p.name] = { scheduler: p.config.scheduler, servers: serversOf(proxy, p) };
+  for (const p of proxy.poolList()) pools[p.name] = { scheduler: p.config.scheduler, servers: serversOf(proxy, p) };
   let acceptErrors = 0;
-  for (const l of proxy.listeners.values()) acceptErrors += l.counters.acceptErrors;
+  for (const l of proxy.listenerViews()) acceptErrors += l.counters.acceptErrors;
   return {
-    config: { generation: proxy.generation, lastReload: proxy.lastReload },
+    config: { generation: proxy.generation, lastReload: proxy.lastReload, reloadFailures: proxy.reloadFailures },
     process: {
       uptimeSeconds: Math.round((Date.now() - proxy.startedAt) / 1000),
       sessionsActive: proxy.sessions.size,
@@ -42,12 +42,12 @@ export function stats(proxy: Proxy): Record<string, unknown> {
 
 function serversOf(proxy: Proxy, pool: Pool): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const s of pool.servers) out[s.address] = serverRow(proxy, s);
+  for (const s of pool.servers) out[s.address] = serverRow(proxy, pool, s);
   return out;
 }
 
-function serverRow(proxy: Proxy, s: Server): Record<string, unknown> {
-  const up = proxy.upstreams.get(s);
+function serverRow(proxy: Proxy, pool: Pool, s: Server): Record<string, unknown> {
+  const up = proxy.upstreamOf(s);
   return {
     health: s.health,
     healthReason: s.healthReason,
@@ -61,20 +61,15 @@ function serverRow(proxy: Proxy, s: Server): Record<string, unknown> {
     idleConnections: up?.idleConnections ?? 0,
     openConnections: up?.openConnections ?? 0,
     queued: up?.queued ?? 0,
-    sourcePorts: proxy.sourcePortsOf(pool(proxy, s), s),
+    sourcePorts: proxy.sourcePortsOf(pool, s),
   };
 }
 
-function pool(proxy: Proxy, s: Server): Pool {
-  for (const p of proxy.pools.values()) if (p.servers.includes(s)) return p;
-  throw new Error('server without pool');
-}
-
 export function pools(proxy: Proxy): Record<string, unknown>[] {
-  return [...proxy.pools.values()].map((p) => ({
+  return proxy.poolList().map((p) => ({
     name: p.name,
     scheduler: p.config.scheduler,
-    servers: p.servers.map((s) => ({ address: s.address, ...serverRow(proxy, s) })),
+    servers: p.servers.map((s) => ({ address: s.address, ...serverRow(proxy, p, s) })),
   }));
 }
 
@@ -84,7 +79,7 @@ export function sessions(proxy: Proxy, limit: number): Record<string, unknown> {
 
 /** POST /api/v1/pools/:pool/servers/:address/{drain|enable}; null when pool or server is unknown. */
 export function setServerAdmin(proxy: Proxy, poolName: string, address: string, action: 'drain' | 'enable'): Record<string, unknown> | null {
-  const p = proxy.pools.get(poolName);
+  const p = proxy.findPool(poolName);
   const s = p?.find(address);
   if (p === undefined || s === undefined) return null;
   p.setAdmin(s, action === 'drain' ? 'drain' : 'enabled');

@@ -3,8 +3,9 @@
 // Names: fullproxy_<scope>_<cx|rq|bytes|...>_<what>[_total] (DESIGN §2.10); docs/metrics.md
 // lists them all and a test keeps the two in step.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Proxy } from '../proxy.ts';
+import type { AdminView as Proxy } from './view.ts';
 import type { Pool } from '../pool/pool.ts';
+import type { ListenerView } from './view.ts';
 import type { Server } from '../pool/server.ts';
 
 type Reader = (proxy: Proxy, set: (labels: Record<string, string>, value: number) => void) => void;
@@ -20,46 +21,48 @@ interface MetricDef {
 const listenerLabels = ['listener'] as const;
 const serverLabels = ['pool', 'server'] as const;
 
-function perListener(pick: (p: Proxy, name: string) => number): Reader {
+function perListener(pick: (p: Proxy, l: ListenerView) => number): Reader {
   return (p, set) => {
-    for (const l of p.listeners.values()) set({ listener: l.name }, pick(p, l.name));
+    for (const l of p.listenerViews()) set({ listener: l.name }, pick(p, l));
   };
 }
 
 function perServer(pick: (p: Proxy, s: Server, pool: Pool) => number): Reader {
   return (p, set) => {
-    for (const pool of p.pools.values()) for (const s of pool.servers) set({ pool: pool.name, server: s.address }, pick(p, s, pool));
+    for (const pool of p.poolList()) for (const s of pool.servers) set({ pool: pool.name, server: s.address }, pick(p, s, pool));
   };
 }
 
-const counters = (p: Proxy, name: string) => p.listeners.get(name)!.counters;
 
 export const METRICS: readonly MetricDef[] = [
   { name: 'fullproxy_sessions_active', help: 'Sessions in the session table', type: 'gauge', labels: [], read: (p, set) => set({}, p.sessions.size) },
-  { name: 'fullproxy_listener_cx_active', help: 'Client connections (sessions) open on the listener', type: 'gauge', labels: listenerLabels, read: perListener((p, n) => p.sessions.countFor(n)) },
-  { name: 'fullproxy_listener_cx_total', help: 'Client connections accepted', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).sessionsTotal) },
-  { name: 'fullproxy_listener_rq_total', help: 'HTTP requests answered', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).requestsTotal) },
-  { name: 'fullproxy_listener_bytes_in_total', help: 'Bytes received from clients (ended sessions)', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).bytesIn) },
-  { name: 'fullproxy_listener_bytes_out_total', help: 'Bytes sent to clients (ended sessions)', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).bytesOut) },
-  { name: 'fullproxy_listener_idle_resets_total', help: 'Sessions reset by the idle timeout', type: 'counter', labels: listenerLabels, read: perListener((p, n) => p.sessions.idleResets.get(n) ?? 0) },
-  { name: 'fullproxy_listener_proxy_header_errors_total', help: 'Inbound PROXY headers rejected', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).proxyHeaderErrors) },
-  { name: 'fullproxy_listener_tls_handshake_errors_total', help: 'TLS handshakes failed', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).tlsHandshakeErrors) },
-  { name: 'fullproxy_listener_cx_rejected_acl_total', help: 'Connections closed by an ACL deny', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).rejectedAcl) },
-  { name: 'fullproxy_listener_cx_rejected_limits_total', help: 'Connections closed over a limit', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).rejectedLimits) },
-  { name: 'fullproxy_listener_accept_errors_total', help: 'Accept errors (EMFILE, ENFILE, ...)', type: 'counter', labels: listenerLabels, read: perListener((p, n) => counters(p, n).acceptErrors) },
+  { name: 'fullproxy_listener_cx_active', help: 'Client connections (sessions) open on the listener', type: 'gauge', labels: listenerLabels, read: perListener((p, l) => p.sessions.countFor(l.name)) },
+  { name: 'fullproxy_listener_cx_total', help: 'Client connections accepted', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.sessionsTotal) },
+  { name: 'fullproxy_listener_rq_total', help: 'HTTP requests answered', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.requestsTotal) },
+  { name: 'fullproxy_listener_bytes_in_total', help: 'Bytes received from clients (ended sessions)', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.bytesIn) },
+  { name: 'fullproxy_listener_bytes_out_total', help: 'Bytes sent to clients (ended sessions)', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.bytesOut) },
+  { name: 'fullproxy_listener_idle_resets_total', help: 'Sessions reset by the idle timeout', type: 'counter', labels: listenerLabels, read: perListener((p, l) => p.sessions.idleResets.get(l.name) ?? 0) },
+  { name: 'fullproxy_listener_proxy_header_errors_total', help: 'Inbound PROXY headers rejected', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.proxyHeaderErrors) },
+  { name: 'fullproxy_listener_tls_handshake_errors_total', help: 'TLS handshakes failed', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.tlsHandshakeErrors) },
+  { name: 'fullproxy_listener_cx_rejected_acl_total', help: 'Connections closed by an ACL deny', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.rejectedAcl) },
+  { name: 'fullproxy_listener_cx_rejected_limits_total', help: 'Connections closed over a limit', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.rejectedLimits) },
+  { name: 'fullproxy_listener_accept_errors_total', help: 'Accept errors (EMFILE, ENFILE, ...)', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.acceptErrors) },
   { name: 'fullproxy_server_up', help: '1 when the server is up (health), 0 when down', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => (s.health === 'up' ? 1 : 0)) },
   { name: 'fullproxy_server_drain', help: '1 when the server is in admin drain', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => (s.admin === 'drain' ? 1 : 0)) },
   { name: 'fullproxy_server_cx_active', help: 'Sessions (tcp) or in-flight requests (http) on the server', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => s.active) },
   { name: 'fullproxy_server_cx_total', help: 'Sessions (tcp) and tunnels (http upgrade) established to the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.sessionsTotal) },
   { name: 'fullproxy_server_rq_total', help: 'HTTP requests answered by the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.requestsTotal) },
   { name: 'fullproxy_server_connect_errors_total', help: 'Failed connection attempts to the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.connectErrors) },
-  { name: 'fullproxy_server_pool_cx_open', help: 'Open kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.openConnections ?? 0) },
-  { name: 'fullproxy_server_pool_cx_idle', help: 'Idle kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.idleConnections ?? 0) },
-  { name: 'fullproxy_server_pool_cx_opened_total', help: 'Server connections opened by the http pool', type: 'counter', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.opened ?? 0) },
-  { name: 'fullproxy_server_rq_queued', help: 'Requests waiting for a server connection', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreams.get(s)?.queued ?? 0) },
+  { name: 'fullproxy_server_pool_cx_open', help: 'Open kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreamOf(s)?.openConnections ?? 0) },
+  { name: 'fullproxy_server_pool_cx_idle', help: 'Idle kept-alive server connections (http)', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreamOf(s)?.idleConnections ?? 0) },
+  { name: 'fullproxy_server_pool_cx_opened_total', help: 'Server connections opened by the http pool', type: 'counter', labels: serverLabels, read: perServer((p, s) => p.upstreamOf(s)?.opened ?? 0) },
+  { name: 'fullproxy_server_rq_queued', help: 'Requests waiting for a server connection', type: 'gauge', labels: serverLabels, read: perServer((p, s) => p.upstreamOf(s)?.queued ?? 0) },
   { name: 'fullproxy_server_source_ports_in_use', help: 'Source ports held toward the server', type: 'gauge', labels: serverLabels, read: perServer((p, s, pool) => p.sourcePortsOf(pool, s).inUse) },
   { name: 'fullproxy_server_source_ports_free', help: 'Source ports still free toward the server', type: 'gauge', labels: serverLabels, read: perServer((p, s, pool) => p.sourcePortsOf(pool, s).free) },
   { name: 'fullproxy_server_source_ports_exhausted_total', help: 'Server connections refused for lack of a source port', type: 'counter', labels: serverLabels, read: perServer((p, s, pool) => p.sourcePortsOf(pool, s).exhausted) },
+  { name: 'fullproxy_config_generation', help: 'Config generation running (1 at start, +1 per applied reload)', type: 'gauge', labels: [], read: (p, set) => set({}, p.generation) },
+  { name: 'fullproxy_config_reload_failures_total', help: 'Reloads refused (invalid file, unbindable address); the running config stayed', type: 'counter', labels: [], read: (p, set) => set({}, p.reloadFailures) },
+  { name: 'fullproxy_config_last_reload_success', help: '1 when the last reload applied, 0 when it failed (1 before any reload)', type: 'gauge', labels: [], read: (p, set) => set({}, p.lastReload === null || p.lastReload.ok ? 1 : 0) },
   { name: 'fullproxy_event_loop_lag_seconds', help: 'Event loop delay (mean over the last interval)', type: 'gauge', labels: [], read: (p, set) => set({}, p.eventLoopLagMs() / 1000) },
 ];
 

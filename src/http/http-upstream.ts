@@ -45,7 +45,7 @@ export class ServerConnections implements ConnectionOwner {
   readonly #connector: PoolConnector;
   /** source.onExhausted "queue": requests wait for a held connection when no source port is free. */
   readonly #waitForPooled: boolean;
-  readonly #maxIdle: number;
+  #maxIdle: number;
   readonly #reuse: 'never' | 'safe' | 'always';
   readonly #idleTimeout: number;
   readonly #keepAlive: number | false;
@@ -157,6 +157,19 @@ export class ServerConnections implements ConnectionOwner {
     this.#idleCount = 0;
     this.server.idleConnections = 0;
     for (const q of this.#queue.splice(0)) q.waiter.onQueueTimeout();
+  }
+
+  /**
+   * A reload dropped this set (its server, or the settings its connections were made with): idle
+   * connections close now; busy ones finish their request and then close (release() finds no
+   * room: maxIdle is 0 from now on). Queued requests still get a connection.
+   */
+  closeIdle(): void {
+    this.#maxIdle = 0;
+    for (const stack of this.#idle.values()) for (const c of [...stack]) c.destroy();
+    this.#idle.clear();
+    this.#idleCount = 0;
+    this.server.idleConnections = 0;
   }
 
   /** Closes the idle connections of one key (a client connection with reuse "never" ended). */

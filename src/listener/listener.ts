@@ -1,5 +1,7 @@
 // One listener: its net.Server, the accept pipeline (acl → limits → PROXY → TLS) and the
 // hand-off to the protocol's handler (tcp-proxy.ts or http-listener.ts); drain stops accepting.
+// The bound socket belongs to the runtime; what a config decides (ACL, PROXY policy, handler) is
+// a ListenerSettings of one generation, swapped by a reload.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { ListenerConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -16,35 +18,64 @@ export interface ProtocolHandler {
   handle(socket: Socket, info: ClientInfo): void;
 }
 
+/**
+ * What one generation decides for a listener: its config, ACL, PROXY policy and protocol handler.
+ * A reload swaps it on the bound socket (apply); a connection reads it once, when accepted, and
+ * keeps what it got (SPEC Reload: new settings apply to new connections).
+ */
+export class ListenerSettings {
+  readonly config: ListenerConfig;
+  readonly handler: ProtocolHandler;
+  readonly acl: Acl;
+  /** Peers that must send a PROXY header (acceptProxyProtocol.from); null = none expected. */
+  readonly proxyFrom: CidrList | null;
+  readonly proxyTimeout: number;
+  readonly resetOldestWhenFull: boolean;
+
+  constructor(cfg: ListenerConfig, handler: ProtocolHandler, onFull: 'refuse' | 'reset-oldest-idle') {
+    this.config = cfg;
+    this.handler = handler;
+    this.acl = new Acl(cfg.acl);
+    this.proxyFrom = cfg.acceptProxyProtocol === undefined ? null : new CidrList(cfg.acceptProxyProtocol.from);
+    this.proxyTimeout = cfg.acceptProxyProtocol?.timeout ?? 0;
+    this.resetOldestWhenFull = onFull === 'reset-oldest-idle';
+  }
+}
+
+const kListener = Symbol('listener');
+
+/** The bound listener an accepted socket came through (drain of a removed listener finds its sessions by it). */
+export function listenerOf(socket: Socket): Listener | undefined {
+  return (socket as Socket & { [kListener]?: Listener })[kListener];
+}
+
+/**
+ * One bound listening socket. It outlives a config while its name and `listen` stay the same: a
+ * reload only swaps its settings, so not one connect is refused (runtime.ts). Its counters belong
+ * to the listener name and are handed on when `listen` changes.
+ */
 export class Listener {
   readonly name: string;
-  readonly config: ListenerConfig;
-  readonly counters = new ListenerCounters();
+  readonly listenAddress: string;
+  readonly counters: ListenerCounters;
   readonly #server: NetServer;
-  readonly #acl: Acl;
-  /** Peers that must send a PROXY header (acceptProxyProtocol.from); null = none expected. */
-  readonly #proxyFrom: CidrList | null;
-  readonly #proxyTimeout: number;
   readonly #table: SessionTable;
   readonly #log: Logger;
-  #handler: ProtocolHandler | null = null;
+  #settings: ListenerSettings;
   /** The bound address when it is a specific one: then no getsockname() per connection is needed. */
   #boundLocal: { address: string; port: number } | null = null;
-  #onFullResetOldest: boolean;
 
-  constructor(cfg: ListenerConfig, table: SessionTable, onFull: 'refuse' | 'reset-oldest-idle', log: Logger) {
-    this.name = cfg.name;
-    this.config = cfg;
+  constructor(settings: ListenerSettings, table: SessionTable, log: Logger, counters: ListenerCounters = new ListenerCounters()) {
+    this.name = settings.config.name;
+    this.listenAddress = settings.config.listen;
+    this.counters = counters;
+    this.#settings = settings;
     this.#table = table;
     this.#log = log;
-    this.#acl = new Acl(cfg.acl);
-    this.#proxyFrom = cfg.acceptProxyProtocol === undefined ? null : new CidrList(cfg.acceptProxyProtocol.from);
-    this.#proxyTimeout = cfg.acceptProxyProtocol?.timeout ?? 0;
-    this.#onFullResetOldest = onFull === 'reset-oldest-idle';
     // allowHalfOpen: a client's FIN must not close our side (half-close is forwarded, issue 2 §3).
     // pauseOnConnect: nothing is read until a server connection exists to take it.
     this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
-    this.#server.maxConnections = cfg.limits.maxConnections;
+    this.#server.maxConnections = settings.config.limits.maxConnections;
     this.#server.on('connection', (s: Socket) => this.#accept(s));
     this.#server.on('drop', () => this.counters.rejectedLimits++);
     this.#server.on('error', (err: NodeJS.ErrnoException) => {
@@ -54,13 +85,27 @@ export class Listener {
     });
   }
 
-  setHandler(handler: ProtocolHandler): void {
-    this.#handler = handler;
+  get config(): ListenerConfig {
+    return this.#settings.config;
+  }
+
+  get settings(): ListenerSettings {
+    return this.#settings;
+  }
+
+  /** A reload's new settings for the connections accepted from now on (same name and address). */
+  apply(settings: ListenerSettings): void {
+    this.#settings = settings;
+    this.#server.maxConnections = settings.config.limits.maxConnections;
+  }
+
+  get listening(): boolean {
+    return this.#server.listening;
   }
 
   listen(): Promise<void> {
-    const ep = parseHostPort(this.config.listen, true);
-    if (ep === null) return Promise.reject(new Error(`invalid listen address ${this.config.listen}`));
+    const ep = parseHostPort(this.listenAddress, true);
+    if (ep === null) return Promise.reject(new Error(`invalid listen address ${this.listenAddress}`));
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#server.once('error', onError);
@@ -93,16 +138,17 @@ export class Listener {
   }
 
   #accept(socket: Socket): void {
+    const settings = this.#settings;
     const clientAddress = normalizeAddress(socket.remoteAddress);
     const clientPort = socket.remotePort ?? 0;
-    if (!this.#acl.allows(clientAddress)) {
+    if (!settings.acl.allows(clientAddress)) {
       // SPEC: over a limit or denied, closed before any protocol work.
       this.counters.rejectedAcl++;
       socket.destroy();
       return;
     }
     if (this.#table.full) {
-      const victim = this.#onFullResetOldest ? this.#table.oldestIdle() : null;
+      const victim = settings.resetOldestWhenFull ? this.#table.oldestIdle() : null;
       if (victim === null) {
         this.counters.rejectedLimits++;
         socket.destroy();
@@ -116,27 +162,21 @@ export class Listener {
       localAddress: this.#boundLocal?.address ?? normalizeAddress(socket.localAddress),
       localPort: this.#boundLocal?.port ?? socket.localPort ?? 0,
     };
-    if (this.#proxyFrom !== null && this.#proxyFrom.has(clientAddress)) {
+    (socket as Socket & { [kListener]?: Listener })[kListener] = this;
+    if (settings.proxyFrom !== null && settings.proxyFrom.has(clientAddress)) {
       // A trusted upstream: it must send a PROXY header, and the client it names is the client.
-      readProxyHeader(socket, info, this.#proxyTimeout, (o) => {
+      readProxyHeader(socket, info, settings.proxyTimeout, (o) => {
         if (!o.ok) {
           this.counters.proxyHeaderErrors++;
           this.#log.warn({ listener: this.name, peer: `${clientAddress}:${clientPort}`, reason: o.reason }, 'PROXY header rejected');
           socket.destroy();
           return;
         }
-        this.#handOff(socket, o.info);
+        if (socket.destroyed) return;
+        settings.handler.handle(socket, o.info);
       });
       return;
     }
-    this.#handOff(socket, info);
-  }
-
-  #handOff(socket: Socket, info: ClientInfo): void {
-    if (this.#handler === null || socket.destroyed) {
-      socket.destroy();
-      return;
-    }
-    this.#handler.handle(socket, info);
+    settings.handler.handle(socket, info);
   }
 }

@@ -45,12 +45,19 @@ export class PoolConnector implements Connector {
   readonly #proxyProtocol: 'v1' | 'v2' | 'off';
   readonly #ports: SourcePorts;
 
-  constructor(pool: PoolConfig, log: Logger = silentLogger) {
+  /**
+   * `previous`: the same-named pool's connector before a reload. When `source` did not change its
+   * source-port accounting is carried over (the ports held by live connections stay counted); the
+   * other settings are always the new config's.
+   */
+  constructor(pool: PoolConfig, log: Logger = silentLogger, previous: { connector: PoolConnector; config: PoolConfig } | null = null) {
     this.#timeout = pool.timeouts.connect;
     this.#proxyProtocol = pool.sendProxyProtocol;
     const src = pool.source;
     this.#ports =
-      src === undefined
+      previous !== null && sameJson(previous.config.source, src)
+        ? previous.connector.#ports
+        : src === undefined
         ? new KernelSourcePorts(pool.name, log)
         : new SourcePortPool(pool.name, { addresses: src.addresses, portRange: { low: src.portRange[0], high: src.portRange[1] }, onExhausted: src.onExhausted, queueTimeout: src.queueTimeout, queueLength: src.queueLength }, log);
   }
@@ -154,6 +161,11 @@ export class PoolConnector implements Connector {
     socket.once('timeout', onTimeout);
     socket.setTimeout(this.#timeout);
   }
+}
+
+/** Equality of two frozen config values (small plain JSON: compared once per reload). */
+export function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function exhausted(server: Server, why: string, cause?: Error): FullproxyError {

@@ -20,15 +20,32 @@ export class Pool implements PassiveHealthHost {
   #eligible: readonly Server[] = [];
   #usingBackups = false;
 
-  constructor(config: PoolConfig, log: Logger) {
+  /**
+   * `previous`: the same-named pool of the generation before a reload; its servers with the same
+   * address are kept (state and counters carried over). Nothing of them changes until activate():
+   * a reload that fails after building the pool must leave the running servers as they were.
+   */
+  constructor(config: PoolConfig, log: Logger, previous: Pool | null = null) {
     this.name = config.name;
     this.config = config;
     this.#log = log.child({ pool: config.name });
-    this.servers = config.servers.map((s, i) => new Server(i, s));
+    this.servers = config.servers.map((s, i) => previous?.find(s.address) ?? new Server(i, s));
     this.fall = config.healthCheck?.fall ?? 3;
     this.activeChecks = config.healthCheck !== undefined;
     this.#primary = createScheduler<Server>(config.scheduler);
     this.#backup = createScheduler<Server>(config.scheduler);
+    // A pool with no predecessor touches no running state: it may go live at once.
+    if (previous === null) this.activate();
+  }
+
+  /** The pool's generation goes live: kept servers take the new configured values, picks start. */
+  activate(): void {
+    const configs = this.config.servers;
+    for (let i = 0; i < this.servers.length; i++) {
+      const s = this.servers[i]!;
+      s.configure(i, configs[i]!);
+      s.home = this;
+    }
     this.rebuild();
   }
 
@@ -65,7 +82,7 @@ export class Pool implements PassiveHealthHost {
     server.health = health;
     server.healthReason = reason;
     this.#log.warn({ server: server.address, health, reason }, `server ${health}`);
-    this.rebuild();
+    this.#rebuildFor(server);
     if (health === 'down' && server.passiveDownUntil > 0) {
       setTimeout(() => reviveExpired(this, this.servers, Date.now()), FAIL_TIMEOUT_MS + 10).unref();
     }
@@ -75,6 +92,12 @@ export class Pool implements PassiveHealthHost {
     if (server.admin === admin) return;
     server.admin = admin;
     this.#log.info({ server: server.address, admin }, `server ${admin}`);
+    this.#rebuildFor(server);
+  }
+
+  /** This pool's picks, and those of the newest pool holding the server when that is another one (reload). */
+  #rebuildFor(server: Server): void {
     this.rebuild();
+    if (server.home !== null && server.home !== this) server.home.rebuild();
   }
 }

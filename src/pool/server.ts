@@ -1,5 +1,11 @@
 // One real server: address, weight, limits, operational (health) and admin state, live counters.
 // Counters are plain numbers read by the admin/metrics layer on scrape (undici stats.js).
+//
+// A Server outlives a config: a reload that keeps the server (same pool name and address) hands
+// the same object to the new generation's pool (generation.ts), so health, admin drain, passive
+// failures and counters carry over by construction (HAProxy's server-state file, without a file).
+// Only the configured values are replaced (`configure`); a server the new config drops is
+// `retired`: it gets no new picks, and what runs on it finishes there.
 import type { ServerConfig } from '../config/schema.ts';
 import type { Schedulable } from '../scheduler/scheduler.ts';
 import { parseHostPort, type Endpoint } from '../net/address.ts';
@@ -8,13 +14,19 @@ export type Health = 'up' | 'down';
 export type AdminState = 'enabled' | 'drain';
 
 export class Server implements Schedulable {
-  readonly index: number;
+  /** Position in the configured list of the pool's current generation (hash tables use it). */
+  index: number;
   readonly address: string;
   readonly endpoint: Endpoint;
-  readonly configuredWeight: number;
-  readonly maxConnections: number;
-  readonly backup: boolean;
+  configuredWeight: number;
+  maxConnections: number;
+  backup: boolean;
   weight: number;
+  /** Dropped by a reload: no new sessions or requests; established ones finish on it. */
+  retired = false;
+  /** The pool of the newest generation that holds this server: a health or admin change made
+   *  through an older generation's pool (a request still running there) must reach its picks too. */
+  home: { rebuild(): void } | null = null;
   health: Health = 'up';
   admin: AdminState = 'enabled';
   /** Why health is what it is (last check or passive failure), for the admin API. */
@@ -44,15 +56,25 @@ export class Server implements Schedulable {
   };
 
   constructor(index: number, cfg: ServerConfig) {
-    this.index = index;
     this.address = cfg.address;
     const ep = parseHostPort(cfg.address);
     if (ep === null) throw new Error(`invalid server address ${cfg.address}`); // validated earlier
     this.endpoint = ep;
+    this.index = index;
     this.configuredWeight = cfg.weight;
     this.weight = cfg.weight;
     this.maxConnections = cfg.maxConnections;
     this.backup = cfg.backup;
+  }
+
+  /** A reload kept this server: its configured values now come from the new config (new picks see them). */
+  configure(index: number, cfg: ServerConfig): void {
+    this.index = index;
+    this.configuredWeight = cfg.weight;
+    this.weight = cfg.weight;
+    this.maxConnections = cfg.maxConnections;
+    this.backup = cfg.backup;
+    this.retired = false;
   }
 
   hasCapacity(): boolean {
@@ -73,6 +95,6 @@ export class Server implements Schedulable {
 
   /** Eligible for new sessions: up, enabled, weight > 0 (capacity is checked per pick). */
   get eligible(): boolean {
-    return this.health === 'up' && this.admin === 'enabled' && this.weight > 0;
+    return this.health === 'up' && this.admin === 'enabled' && this.weight > 0 && !this.retired;
   }
 }

@@ -67,7 +67,23 @@ export class SessionTable {
 
   /** Drain's last step: RST every session still open. */
   resetAll(reason: 'drain'): void {
-    for (const s of [...this.#sessions.values()]) s.owner.terminate(s, reason, true);
+    this.reset(() => true, reason);
+  }
+
+  /** RST the matching sessions (drain of the whole proxy, or of one listener a reload retired). */
+  reset(match: (s: Session) => boolean, reason: 'drain'): void {
+    for (const s of [...this.#sessions.values()]) if (match(s)) s.owner.terminate(s, reason, true);
+  }
+
+  /** Drain: matching sessions between requests (http keep-alive) are closed now, busy ones after their response. */
+  closeIdle(match: (s: Session) => boolean): void {
+    for (const s of [...this.#sessions.values()]) if (match(s)) s.owner.closeIfIdle?.();
+  }
+
+  count(match: (s: Session) => boolean): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (match(s)) n++;
+    return n;
   }
 
   countFor(listener: string): number {

@@ -28,6 +28,8 @@ export interface SessionOwner {
   terminate(session: Session, reason: EndReason, reset: boolean): void;
   /** http: the session's `deadline` passed (a header, keep-alive or response timer). */
   onDeadline?(session: Session, now: number): void;
+  /** Drain: close now when between requests (http keep-alive); a busy session closes after its response. */
+  closeIfIdle?(): void;
 }
 
 export interface SessionTimeouts {

@@ -23,7 +23,7 @@ import type { SessionTable } from '../session/session-table.ts';
 import type { EndReason, Session, SessionOwner, SessionTimeouts } from '../session/session.ts';
 import type { FullproxyError } from '../errors.ts';
 import { defaultIdleReset } from '../config/defaults.ts';
-import { recordFailure, recordSuccess } from '../health/passive.ts';
+import { connectFailed, connectSucceeded, nextServer, type Attempt } from '../pool/connect.ts';
 import { closeSocket, resetSocket } from '../net/socket.ts';
 import { logSessionEnd, type ListenerCounters } from '../listener/counters.ts';
 import { ReadBuffers } from '../net/read-buffers.ts';
@@ -58,7 +58,7 @@ function onClientData(this: SessionSocket, chunk: Buffer): void {
  * session's owner for the table (idle sweep, drain), so no lookup map is needed: every byte of
  * per-session state counts at 10,000 idle sessions (bench S6).
  */
-class TcpSession implements SessionOwner {
+class TcpSession implements SessionOwner, Attempt {
   readonly proxy: TcpProxy;
   readonly info: ClientInfo;
   session!: Session;
@@ -161,13 +161,12 @@ export class TcpProxy {
   #connectNext(ts: TcpSession): void {
     const { session } = ts;
     if (ts.clientClosed) return this.#finish(ts);
-    const server = this.#pool.pick({ clientAddress: session.clientAddress, destination: this.#destination }, ts.tried);
+    const server = nextServer(this.#pool, { clientAddress: session.clientAddress, destination: this.#destination }, ts);
     if (server === null) {
       this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
       closeSocket(session.client);
       return;
     }
-    ts.attempts++;
     session.state = 'connecting';
     session.serverAddress = server.address;
     server.holdConnection();
@@ -178,21 +177,17 @@ export class TcpProxy {
     const { session } = ts;
     if (err !== null || socket === null) {
       server.releaseConnection();
-      if (err?.code === 'FP_ERR_SOURCE_EXHAUSTED') {
-        // Our own limit, not the server's fault: no connect error, no passive failure, no retry
-        // (issue 6: the client learns at once, by RST). The connector counted and logged it.
+      const outcome = connectFailed(this.#pool, server, err, ts);
+      if (outcome.failure === 'source-exhausted') {
+        // Our own limit, not the server's fault (pool/connect.ts): the client learns at once, by
+        // RST (issue 6). The connector counted and logged it.
         this.#setReason(ts, 'source-exhausted');
         resetSocket(session.client);
         if (ts.clientClosed) this.#finish(ts);
         return;
       }
-      server.connectErrors++;
-      recordFailure(this.#pool, server, err?.code ?? 'connect', Date.now());
       this.#log.warn({ server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
-      if (ts.attempts <= this.#pool.config.retries) {
-        (ts.tried ??= []).push(server);
-        return this.#connectNext(ts);
-      }
+      if (outcome.retry) return this.#connectNext(ts);
       this.#setReason(ts, 'connect-failed');
       closeSocket(session.client);
       if (ts.clientClosed) this.#finish(ts);
@@ -204,7 +199,7 @@ export class TcpProxy {
       socket.destroy();
       return this.#finish(ts);
     }
-    recordSuccess(server);
+    connectSucceeded(server);
     server.sessionsTotal++;
     ts.server = server;
     session.server = socket;

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { loadConfigObject } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
-import { Proxy } from '../../src/proxy.ts';
+import { Runtime } from '../../src/runtime.ts';
 import * as fs from 'node:fs';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -27,7 +27,7 @@ export class LogCapture extends Writable {
 }
 
 export interface RunningProxy {
-  proxy: Proxy;
+  proxy: Runtime;
   logs: LogCapture;
   /** host:port of a listener by name. */
   addr(listener: string): { host: string; port: number };
@@ -39,7 +39,7 @@ export async function startProxy(config: Record<string, unknown>, level = 'info'
   if (!loaded.ok) throw new Error(`invalid test config:\n${loaded.errors.join('\n')}`);
   const logs = new LogCapture();
   const log = createLogger({ level: level as 'info' }, logs);
-  const proxy = new Proxy(loaded.config, log);
+  const proxy = new Runtime(loaded.config, log);
   await proxy.start();
   return {
     proxy,

@@ -48,7 +48,7 @@ test('/api/v1/stats has the SPEC keys and counts what happened', async () => {
   const port = p.addr('web').port;
   for (let i = 0; i < 4; i++) assert.equal((await fetch(`http://127.0.0.1:${port}/x`)).status, 200);
   const stats = (await (await fetch(`${base}/api/v1/stats`, { headers: auth })).json()) as Record<string, any>;
-  assert.deepEqual(stats['config'], { generation: 1, lastReload: null });
+  assert.deepEqual(stats['config'], { generation: 1, lastReload: null, reloadFailures: 0 });
   for (const k of ['uptimeSeconds', 'sessionsActive', 'acceptErrors', 'eventLoopLagMs']) assert.equal(typeof stats['process'][k], 'number', k);
   const web = stats['listeners']['web'];
   for (const k of ['sessionsActive', 'sessionsTotal', 'requestsTotal', 'bytesIn', 'bytesOut', 'idleResets', 'proxyHeaderErrors', 'tlsHandshakeErrors']) assert.equal(typeof web[k], 'number', k);

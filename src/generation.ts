@@ -1,0 +1,130 @@
+// Everything built from one validated config (issue 14): pools with their schedulers and
+// connectors, the http server-connection sets, and per listener the settings a reload swaps onto
+// the bound socket (ACL, PROXY policy, routes, forwarding policy, timeouts — the protocol handler).
+//
+// Built by one function from (config, previous generation, runtime). Building touches nothing
+// that runs: kept servers and their connection sets are only *referenced* here, and take the new
+// config's values in activate(), which the runtime calls at the swap. A reload that fails after
+// building (a listener that cannot bind) therefore leaves the running generation as it was.
+//
+// In-flight work holds direct references into the generation it started in (a tcp session its
+// TcpProxy, pool and connector; an http request its pool, server and server-connection set), so a
+// generation lives exactly as long as its last session and is then garbage (nothing registers it).
+import type { Config, PoolConfig } from './config/schema.ts';
+import type { Logger } from './log.ts';
+import type { SessionTable } from './session/session-table.ts';
+import type { ListenerCounters } from './listener/counters.ts';
+import type { Server } from './pool/server.ts';
+import { ListenerSettings } from './listener/listener.ts';
+import { Pool } from './pool/pool.ts';
+import { PoolConnector, sameJson } from './pool/connector.ts';
+import { TcpProxy } from './tcp/tcp-proxy.ts';
+import { HttpListener } from './http/http-listener.ts';
+import { ServerConnections } from './http/http-upstream.ts';
+
+/** What a generation needs of the long-lived runtime. */
+export interface GenerationHost {
+  readonly log: Logger;
+  readonly sessions: SessionTable;
+  /** Counters of a listener name: they outlive generations (and a change of `listen`). */
+  countersFor(listener: string): ListenerCounters;
+}
+
+/**
+ * Pool settings a server connection was made with: when one changes, idle connections of the old
+ * settings must not serve new requests (a PROXY header or source address they no longer match).
+ */
+function connectionIdentity(pc: PoolConfig): string {
+  return JSON.stringify([pc.sendProxyProtocol, pc.source ?? null, pc.tls ?? null]);
+}
+
+export class Generation {
+  readonly config: Config;
+  readonly pools = new Map<string, Pool>();
+  /** One connector per pool: every server connection of the pool, any mode, is made (and its source port counted) there. */
+  readonly connectors = new Map<Pool, PoolConnector>();
+  /** Kept-alive server connections per server (http listeners share them). */
+  readonly upstreams = new Map<Server, ServerConnections>();
+  /** Per listener name: what the bound socket applies to the connections it accepts. */
+  readonly listeners = new Map<string, ListenerSettings>();
+  readonly httpListeners: HttpListener[] = [];
+  /** Pools built on a predecessor: activate() applies their servers' new values at the swap. */
+  readonly #successors: Pool[] = [];
+
+  constructor(config: Config, previous: Generation | null, host: GenerationHost) {
+    this.config = config;
+    const log = host.log;
+    for (const pc of config.pools) {
+      const prev = previous?.pools.get(pc.name) ?? null;
+      const pool = new Pool(pc, log, prev);
+      if (prev !== null) this.#successors.push(pool);
+      this.pools.set(pc.name, pool);
+      const connector = new PoolConnector(pc, log, prev === null ? null : { connector: previous!.connectors.get(prev)!, config: prev.config });
+      this.connectors.set(pool, connector);
+      const sameConnections = prev !== null && connectionIdentity(prev.config) === connectionIdentity(pc);
+      for (const server of pool.servers) {
+        // A kept server keeps its idle pooled connections, unless what they were made with changed.
+        const kept = sameConnections ? previous!.upstreams.get(server) : undefined;
+        this.upstreams.set(server, kept ?? new ServerConnections(server, pc, connector));
+      }
+    }
+    for (const lc of config.listeners) {
+      const pool = this.#pool(lc.pool);
+      const llog = log.child({ listener: lc.name });
+      const counters = host.countersFor(lc.name);
+      switch (lc.protocol) {
+        case 'tcp':
+          this.listeners.set(lc.name, new ListenerSettings(lc, new TcpProxy(lc, pool, this.connectors.get(pool)!, host.sessions, counters, llog, config.logging.access), config.limits.onFull));
+          break;
+        case 'http': {
+          const http = new HttpListener(lc, this.pools, this.connectors, this.upstreams, host.sessions, counters, llog, config.logging.access);
+          this.httpListeners.push(http);
+          this.listeners.set(lc.name, new ListenerSettings(lc, http, config.limits.onFull));
+          break;
+        }
+        case 'udp':
+          throw new Error(`listener ${lc.name}: protocol "${lc.protocol}" is not implemented yet`);
+        default: {
+          const never: never = lc.protocol;
+          throw new Error(`unknown protocol ${String(never)}`);
+        }
+      }
+    }
+  }
+
+  #pool(name: string): Pool {
+    const p = this.pools.get(name);
+    if (p === undefined) throw new Error(`no pool named ${name}`); // validate.ts checks references
+    return p;
+  }
+
+  /** Warnings about this config worth a log line at start and at every reload. */
+  warnings(log: Logger): void {
+    for (const lc of this.config.listeners) {
+      if (lc.protocol !== 'http') continue;
+      for (const name of new Set([lc.pool, ...lc.routes.map((r) => r.pool)])) {
+        if (this.#pool(name).config.sendProxyProtocol !== 'off') {
+          log.warn({ listener: lc.name, pool: name }, 'PROXY headers toward http servers: a server connection is reused only for the same client address, so connection reuse drops');
+        }
+      }
+    }
+  }
+
+  /**
+   * The generation goes live (the swap): kept servers take their new configured values and every
+   * pool's picks are rebuilt. Servers of `previous` that this generation dropped are retired: no
+   * new picks (also not for retries still running in the old generation); what runs on them
+   * finishes there. Idle server connections nobody can use any more are closed.
+   */
+  activate(previous: Generation | null): void {
+    for (const pool of this.#successors) pool.activate();
+    if (previous === null) return;
+    for (const oldPool of previous.pools.values()) {
+      for (const s of oldPool.servers) if (!this.upstreams.has(s)) s.retired = true;
+      oldPool.rebuild();
+    }
+    for (const [server, up] of previous.upstreams) {
+      if (this.upstreams.get(server) !== up) up.closeIdle();
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// THE connect path's rules, shared by tcp sessions, http requests and Upgrade tunnels (issue 14):
+// pick a server not tried yet, and after a failed connect decide — once, here — what the failure
+// was, whether it is the server's fault (connect errors, passive health) and whether to try
+// another server. The callers differ only in how they hold a server and what they do with the
+// socket (tcp-proxy.ts pipes it; http-upstream.ts pools it).
+//
+//   next(pool, ctx, attempt) ─▶ server | null
+//   connector.connect(...)   ─▶ ok: connectSucceeded(server)
+//                            └─▶ err: connectFailed(pool, server, err, attempt) ─▶ { failure, retry }
+//
+// Our own source-port exhaustion is never the server's fault: no connect error, no passive
+// failure, no retry (issue 6; the Upgrade path used to count it against the server).
+import type { FullproxyError } from '../errors.ts';
+import type { PickContext } from '../scheduler/scheduler.ts';
+import type { Pool } from './pool.ts';
+import type { Server } from './server.ts';
+import { recordFailure, recordSuccess } from '../health/passive.ts';
+
+/** What a connect attempt died of; status.ts maps these to 502 / 504 / 503 for http. */
+export type ConnectFailure = 'connect-failed' | 'connect-timeout' | 'source-exhausted';
+
+/** The servers one session or request has tried, and how many attempts it made. */
+export interface Attempt {
+  /** Servers already tried (allocated on the first retry only). */
+  tried: Server[] | null;
+  /** Connect attempts made so far. */
+  attempts: number;
+}
+
+export interface ConnectOutcome {
+  failure: ConnectFailure;
+  /** Try another server: nothing was sent, the failure was the server's, and `retries` allows it. */
+  retry: boolean;
+}
+
+/** The server for the next attempt (a retry avoids the servers already tried); null: none left. */
+export function nextServer(pool: Pool, ctx: PickContext, attempt: Attempt): Server | null {
+  const server = pool.pick(ctx, attempt.tried);
+  if (server !== null) attempt.attempts++;
+  return server;
+}
+
+/** Connector error → failure kind. */
+export function classifyConnectError(err: { code?: string } | null): ConnectFailure {
+  switch (err?.code) {
+    case 'FP_ERR_SOURCE_EXHAUSTED':
+      return 'source-exhausted';
+    case 'FP_ERR_CONNECT_TIMEOUT':
+      return 'connect-timeout';
+    default:
+      return 'connect-failed';
+  }
+}
+
+/**
+ * A connect to `server` failed. Counts it against the server when it was the server's fault
+ * (connectErrors, passive health), and says whether the caller may try another server: SPEC
+ * "Retries" — only when the connection failed before any byte was sent, which a failed connect
+ * guarantees, up to `pools[].retries` more attempts.
+ */
+export function connectFailed(pool: Pool, server: Server, err: FullproxyError | null, attempt: Attempt): ConnectOutcome {
+  const failure = classifyConnectError(err);
+  if (failure === 'source-exhausted') return { failure, retry: false };
+  server.connectErrors++;
+  recordFailure(pool, server, err?.code ?? failure, Date.now());
+  const retry = attempt.attempts <= pool.config.retries;
+  if (retry) (attempt.tried ??= []).push(server);
+  return { failure, retry };
+}
+
+/** A connect succeeded: the server's run of passive failures ends. */
+export function connectSucceeded(server: Server): void {
+  recordSuccess(server);
+}
