@@ -61,15 +61,23 @@ export interface ChildProxy {
   listeners: Map<string, { host: string; port: number }>;
   exited: Promise<number | null>;
   stderr: string;
+  /** The config file the child runs from (SIGHUP and POST /api/v1/reload read it again). */
+  file: string;
+  /** Writes a new config to `file` (with the same logging defaults as at start); reload it yourself. */
+  rewrite(config: Record<string, unknown>): void;
+}
+
+/** 'listening' lines are info level: the helpers need them whatever the test asked for. */
+function withTestLogging(config: Record<string, unknown>): string {
+  const logging = { access: false, ...(config['logging'] as object | undefined), level: 'info' };
+  return JSON.stringify({ ...config, logging });
 }
 
 /** Runs `node src/main.ts --config <tmp>` and waits until every listener logged 'listening'. */
 export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10_000): Promise<ChildProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'fullproxy-'));
   const file = join(dir, 'config.json');
-  // 'listening' lines are info level: the helper needs them whatever the test asked for.
-  const logging = { access: false, ...(config['logging'] as object | undefined), level: 'info' };
-  writeFileSync(file, JSON.stringify({ ...config, logging }));
+  writeFileSync(file, withTestLogging(config));
   const child = spawn(NODE, [join(ROOT, 'src/main.ts'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const result: ChildProxy = {
     child,
@@ -77,6 +85,8 @@ export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10
     listeners: new Map(),
     stderr: '',
     exited: new Promise((r) => child.once('exit', (code) => r(code))),
+    file,
+    rewrite: (next) => writeFileSync(file, withTestLogging(next)),
   };
   child.stderr?.on('data', (d: Buffer) => (result.stderr += d.toString()));
   const expected = (config['listeners'] as unknown[]).length;
@@ -94,10 +104,11 @@ export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10
         return;
       }
       result.lines.push(obj);
-      if (obj['msg'] === 'listening') {
+      if (obj['msg'] === 'listening' || obj['msg'] === 'admin listening') {
         const [host = '', port = '0'] = String(obj['address']).split(/:(?=[0-9]+$)/);
-        result.listeners.set(String(obj['listener']), { host, port: Number(port) });
-        if (result.listeners.size === expected) {
+        // After a reload, a listener bound anew (added, or a changed address) logs again: the map follows.
+        result.listeners.set(obj['msg'] === 'admin listening' ? '#admin' : String(obj['listener']), { host, port: Number(port) });
+        if ([...result.listeners.keys()].filter((k) => k !== '#admin').length === expected) {
           clearTimeout(timer);
           res();
         }
