@@ -18,6 +18,13 @@ export function resetSocket(socket: Socket): void {
     socket.destroy();
     return;
   }
+  // After end() the handle is shutting down, and libuv refuses a reset then (uv_tcp_close_reset:
+  // EINVAL); Node then drops the handle without closing it, and the fd stays in the event loop for
+  // good, spinning it. The FIN is on its way anyway: close instead.
+  if (socket.writableEnded) {
+    socket.destroy();
+    return;
+  }
   socket.resetAndDestroy();
 }
 
