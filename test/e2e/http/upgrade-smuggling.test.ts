@@ -113,6 +113,9 @@ for (const status of [200, 400, 302]) {
           c.write('GET /again HTTP/1.1\r\nHost: ws.test\r\n\r\n');
           assert.equal((await c.response()).status, status);
           assert.equal(s.app.accepted, 2, 'the Upgrade request had a server connection of its own, never reused');
+          const server = s.p.proxy.pools.get('app')!.servers[0]!;
+          assert.equal(server.active, 0, 'no request in flight');
+          assert.equal(server.held, 0, 'no tunnel holds the server');
         } finally {
           c.destroy();
         }

@@ -121,6 +121,9 @@ test('1000 WebSocket open/close cycles through the proxy leave no fd behind', as
       assert.fail(`fds before ${before}, after ${after}: ${after - before} left behind (sessions ${p.proxy.sessions.size}, server clients ${s.wss.clients.size})`);
     }
     t.diagnostic(`fds: before ${before}, after ${after}`);
+    const server = p.proxy.pools.get('p')!.servers[0]!;
+    await waitFor(() => server.active === 0 && server.held === 0, 3_000, 'the server holds nothing');
+    assert.equal(server.sessionsTotal, CYCLES + 5, 'each tunnel counted as a session of the server');
   } finally {
     await p.stop();
     await s.close();
