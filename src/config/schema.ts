@@ -1,6 +1,8 @@
 // The JSON configuration of SPEC.md as a zod schema; the TypeScript types are inferred from it,
 // never written twice. Objects are strict (unknown keys are errors, SPEC), defaults come from
 // defaults.ts. Cross-references (pool names, uniqueness) are checked in validate.ts.
+// Blocks marked "refused" describe a feature as it will be; until it lands validate.ts refuses the
+// key before this schema sees it (NOT_IMPLEMENTED there), so nothing here reaches the running proxy.
 import { isIP } from 'node:net';
 import * as z from 'zod';
 import { DEFAULTS } from './defaults.ts';
@@ -44,6 +46,7 @@ const cidr = z.string().refine(
 const port = z.int().min(1).max(65535);
 const keepAlive = z.union([z.literal(false), duration]);
 
+/** Refused until TLS offload (issue 15). */
 const listenerTls = z.strictObject({
   certificates: z.array(z.strictObject({ cert: z.string(), key: z.string() })).min(1),
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default(DEFAULTS.listener.tls.minVersion),
@@ -54,7 +57,7 @@ const listenerTls = z.strictObject({
 const listener = z.strictObject({
   name: z.string().min(1),
   listen: hostPort(true),
-  protocol: z.enum(['tcp', 'http', 'udp']),
+  protocol: z.enum(['tcp', 'http', 'udp']), // "udp": refused by validate.ts, no open issue brings it
   pool: z.string().min(1),
   tls: listenerTls.optional(),
   acceptProxyProtocol: z
@@ -94,7 +97,7 @@ const listener = z.strictObject({
   limits: z
     .strictObject({
       maxConnections: z.int().min(1).default(DEFAULTS.listener.limits.maxConnections),
-      perClient: z
+      perClient: z // refused until per-client limits (issue 17)
         .strictObject({
           maxConnections: z.int().min(1).optional(),
           newPerSecond: z.number().positive().optional(),
@@ -116,6 +119,7 @@ const server = z.strictObject({
 
 const statusRange = z.string().regex(/^[1-5][0-9]{2}(-[1-5][0-9]{2})?$/, { error: (i) => `expected a status or range like "200-399", got ${show(i.input)}` });
 
+/** Refused until active health checks (issue 16). */
 const healthCheck = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('tcp'),
@@ -135,6 +139,7 @@ const healthCheck = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** Refused until persistence (issue 16). */
 const persistence = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('source-ip'), timeout: duration.default(DEFAULTS.pool.persistence.timeout) }),
   z.strictObject({
@@ -155,7 +160,7 @@ const pool = z.strictObject({
   healthCheck: healthCheck.optional(),
   persistence: persistence.optional(),
   sendProxyProtocol: z.enum(['v1', 'v2', 'off']).default(DEFAULTS.pool.sendProxyProtocol),
-  tls: z
+  tls: z // refused until re-encryption to servers (issue 15)
     .strictObject({
       servername: z.string().optional(),
       ca: z.string().optional(),
@@ -170,7 +175,7 @@ const pool = z.strictObject({
       queue: duration.default(DEFAULTS.pool.timeouts.queue),
     })
     .prefault({}),
-  slowStart: duration.optional(),
+  slowStart: duration.optional(), // refused until slow start (issue 16)
   tcpKeepAlive: keepAlive.default(DEFAULTS.pool.tcpKeepAlive),
   connectionPool: z
     .strictObject({

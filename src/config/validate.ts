@@ -3,7 +3,8 @@
 //
 // Two passes: the zod schema (types, ranges, unknown keys, defaults), then — only when the shape is
 // right — the cross-references a schema cannot see (names unique, pools that exist, keys that only
-// make sense for one protocol). Messages are worded here, in one place, through a parse-level error
+// make sense for one protocol). Before both, keys this version does not act on yet are refused, one
+// line each, and taken out so neither pass reports what is inside them (NOT_IMPLEMENTED). Messages are worded here, in one place, through a parse-level error
 // map: zod's own English ("Invalid input: expected number, received string") never reaches users,
 // while the few messages schema.ts words itself ("expected host:port, got ...") take precedence.
 import { isIP } from 'node:net';
@@ -24,9 +25,12 @@ interface Problem {
 
 /** Validates `input` (parsed JSON) and applies defaults; on failure every problem, one line each, in document order. */
 export function validateConfig(input: unknown): ValidationResult {
-  const parsed = configSchema.safeParse(input, { error: describeIssue });
-  if (!parsed.success) return { ok: false, errors: toLines(input, parsed.error.issues.flatMap(toProblems)) };
-  const problems = crossReferences(parsed.data);
+  // Refused keys are taken out before the schema sees them: one line each, never also their inner
+  // errors, and the rest of the file is still checked (cross-references too) in the same pass.
+  const { rest, refused } = refuseNotImplemented(input);
+  const parsed = configSchema.safeParse(rest, { error: describeIssue });
+  if (!parsed.success) return { ok: false, errors: toLines(input, [...refused, ...parsed.error.issues.flatMap(toProblems)]) };
+  const problems = [...refused, ...crossReferences(parsed.data)];
   if (problems.length > 0) return { ok: false, errors: toLines(input, problems) };
   return { ok: true, config: parsed.data };
 }
@@ -42,6 +46,82 @@ export function formatPath(path: readonly PropertyKey[]): string {
     else out += `[${JSON.stringify(key)}]`; // a typo'd key with a space or dot must stay readable and unambiguous
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass 0: keys the schema describes but this version does not act on. SPEC "Command line": such a
+// key is an error at `check` and at start, never silently ignored (a `tls` block served as
+// plaintext is a lie). The schema keeps their shape (what they will be, the types the code that
+// acts on them will read); they are refused here, by presence, until the feature lands: then its
+// row goes from this table, and docs/configuration.md drops its "(not implemented yet: refused)".
+
+/** A key of every listener or every pool that is refused, and the feature and issue that will bring it. */
+export interface NotImplemented {
+  readonly section: 'listeners' | 'pools';
+  /** Path inside one listener or pool: `["limits", "perClient"]`. */
+  readonly key: readonly string[];
+  /** Named in the message: "active health checks: issue 16". */
+  readonly until: string;
+}
+
+export const NOT_IMPLEMENTED: readonly NotImplemented[] = [
+  { section: 'listeners', key: ['tls'], until: 'TLS offload: issue 15' },
+  { section: 'listeners', key: ['limits', 'perClient'], until: 'per-client limits: issue 17' },
+  { section: 'pools', key: ['healthCheck'], until: 'active health checks: issue 16' },
+  { section: 'pools', key: ['persistence'], until: 'persistence: issue 16' },
+  { section: 'pools', key: ['tls'], until: 'TLS to servers: issue 15' },
+  { section: 'pools', key: ['slowStart'], until: 'slow start: issue 16' },
+];
+
+/** `protocol: "udp"` is a value, not a key: the listener is refused at its `protocol`. No open issue brings udp. */
+export const UDP_NOT_IMPLEMENTED = '"udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"';
+
+export function notImplementedMessage(until: string): string {
+  return `not implemented yet (${until}); remove it`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The input without the refused keys (copied where it changes: the caller's object stays as it is),
+ * and one problem per refused key. Anything not shaped as expected is left to the schema to report.
+ */
+function refuseNotImplemented(input: unknown): { rest: unknown; refused: Problem[] } {
+  const refused: Problem[] = [];
+  if (!isPlainObject(input)) return { rest: input, refused };
+  const root: Record<string, unknown> = { ...input };
+  for (const section of ['listeners', 'pools'] as const) {
+    const items = root[section];
+    if (!Array.isArray(items)) continue;
+    root[section] = items.map((item: unknown, i) => {
+      if (!isPlainObject(item)) return item;
+      const copy: Record<string, unknown> = { ...item };
+      if (section === 'listeners' && copy['protocol'] === 'udp') refused.push({ path: [section, i, 'protocol'], message: UDP_NOT_IMPLEMENTED });
+      for (const rule of NOT_IMPLEMENTED) {
+        if (rule.section === section) removeKey(copy, rule.key, () => refused.push({ path: [section, i, ...rule.key], message: notImplementedMessage(rule.until) }));
+      }
+      return copy;
+    });
+  }
+  return { rest: root, refused };
+}
+
+/** Deletes `key` (a path) from `object`, copying the objects on the way so no caller's object changes; calls `found` when it was there. */
+function removeKey(object: Record<string, unknown>, key: readonly string[], found: () => void): void {
+  const [head, ...tail] = key;
+  if (head === undefined || !Object.hasOwn(object, head)) return;
+  if (tail.length === 0) {
+    delete object[head];
+    found();
+    return;
+  }
+  const inner = object[head];
+  if (!isPlainObject(inner)) return;
+  const copy = { ...inner };
+  object[head] = copy;
+  removeKey(copy, tail, found);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,7 +374,6 @@ function crossReferences(config: Config): Problem[] {
       // Any value, the default too: a tcp listener never reads a header, and the config never lies.
       if (listener.underscoresInHeaders !== undefined) add(at('underscoresInHeaders'), 'only for protocol "http"');
     }
-    if (listener.protocol === 'udp' && listener.tls !== undefined) add(at('tls'), 'only for protocol "tcp" or "http"');
   });
 
   return problems;

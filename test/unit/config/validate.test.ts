@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../../../src/config/defaults.ts';
 import { loadConfigFile } from '../../../src/config/load.ts';
-import { formatPath, validateConfig } from '../../../src/config/validate.ts';
+import { configSchema } from '../../../src/config/schema.ts';
+import { formatPath, NOT_IMPLEMENTED, validateConfig } from '../../../src/config/validate.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/config/', import.meta.url));
 const INVALID = join(FIXTURES, 'invalid');
@@ -95,19 +96,22 @@ describe('defaults', () => {
   });
 
   it('defaults inside optional sections once the section is present', () => {
-    const result = validateConfig(
-      minimal(
-        { tls: { certificates: [{ cert: 'a.crt', key: 'a.key' }] }, acceptProxyProtocol: { from: ['10.0.0.0/8'] } },
-        { source: { addresses: ['127.0.0.2'] }, healthCheck: { type: 'http' }, persistence: { type: 'cookie' } },
-        { admin: {} },
-      ),
-    );
+    const result = validateConfig(minimal({ acceptProxyProtocol: { from: ['10.0.0.0/8'] } }, { source: { addresses: ['127.0.0.2'] } }, { admin: {} }));
     assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
     const { config } = result;
     assert.equal(config.admin?.listen, DEFAULTS.admin.listen);
-    assert.deepEqual(config.listeners[0]?.tls, { certificates: [{ cert: 'a.crt', key: 'a.key' }], minVersion: 'TLSv1.2', handshakeTimeout: 10_000, alpn: ['http/1.1'] });
     assert.equal(config.listeners[0]?.acceptProxyProtocol?.timeout, 3_000);
     assert.deepEqual(config.pools[0]?.source, { addresses: ['127.0.0.2'], portRange: [1024, 65535], onExhausted: 'queue', queueTimeout: 1_000, queueLength: 1024 });
+  });
+
+  it('the schema still describes the refused blocks as they will be (validateConfig refuses them first)', () => {
+    // What the features of issues 15 and 16 will read; docs/configuration.md documents these defaults.
+    const result = configSchema.safeParse(
+      minimal({ tls: { certificates: [{ cert: 'a.crt', key: 'a.key' }] } }, { healthCheck: { type: 'http' }, persistence: { type: 'cookie' } }),
+    );
+    assert.ok(result.success);
+    const config = result.data;
+    assert.deepEqual(config.listeners[0]?.tls, { certificates: [{ cert: 'a.crt', key: 'a.key' }], minVersion: 'TLSv1.2', handshakeTimeout: 10_000, alpn: ['http/1.1'] });
     assert.deepEqual(config.pools[0]?.healthCheck, { type: 'http', path: '/', interval: 2_000, timeout: 1_000, rise: 2, fall: 3, expectStatus: '200-399' });
     assert.deepEqual(config.pools[0]?.persistence, { type: 'cookie', name: 'FPSRV' });
   });
@@ -210,8 +214,10 @@ describe('messages', () => {
   it('a udp and a tcp listener may share an address; two tcp ones may not', () => {
     const udp = { name: 'dns', listen: '127.0.0.1:8080', protocol: 'udp', pool: 'app' };
     const base = minimal();
-    const ok = validateConfig({ ...base, listeners: [...(base['listeners'] as unknown[]), udp] });
-    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('\n'));
+    // udp itself is refused (not implemented yet), but its address does not collide with the tcp one.
+    assert.deepEqual(errorsOf({ ...base, listeners: [...(base['listeners'] as unknown[]), udp] }), [
+      'listeners[1].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"',
+    ]);
     const tcp = { ...udp, protocol: 'http' };
     assert.deepEqual(errorsOf({ ...base, listeners: [...(base['listeners'] as unknown[]), tcp] }), [
       'listeners[1].listen: duplicate address "127.0.0.1:8080" (also used by listeners[0])',
@@ -236,6 +242,153 @@ describe('underscoresInHeaders (issue 13 row 8)', () => {
   });
   it('a tcp listener with the key is an error, even with the default value: it would not act on it', () => {
     for (const v of ['drop', 'keep']) assert.deepEqual(errorsOf(minimal({ protocol: 'tcp', underscoresInHeaders: v })), ['listeners[0].underscoresInHeaders: only for protocol "http"']);
+  });
+});
+
+describe('keys not implemented yet are refused with their JSON path (SPEC: the config never lies)', () => {
+  // One row per refused key: [where, listener overrides, pool overrides, the one expected line].
+  const cases: [string, Record<string, unknown>, Record<string, unknown>, string][] = [
+    ['listeners[].tls', { protocol: 'http', tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }] } }, {}, 'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it'],
+    ['listeners[].tls on tcp', { tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }] } }, {}, 'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it'],
+    ['listeners[].protocol "udp"', { protocol: 'udp' }, {}, 'listeners[0].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"'],
+    ['listeners[].limits.perClient', { limits: { maxConnections: 100, perClient: { maxConnections: 10, newPerSecond: 5 } } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
+    ['listeners[].limits.perClient, empty', { limits: { perClient: {} } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
+    ['pools[].healthCheck tcp', {}, { healthCheck: { type: 'tcp' } }, 'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it'],
+    ['pools[].healthCheck http', {}, { healthCheck: { type: 'http', path: '/healthz', interval: '2s', timeout: '1s', rise: 2, fall: 3, expectStatus: '200-399' } }, 'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it'],
+    ['pools[].persistence source-ip', {}, { persistence: { type: 'source-ip', timeout: '5m' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
+    ['pools[].persistence cookie', {}, { persistence: { type: 'cookie', name: 'FPSRV' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
+    ['pools[].tls', {}, { tls: { servername: 'app.internal', ca: 'ca.crt', verify: true } }, 'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it'],
+    ['pools[].tls, empty', {}, { tls: {} }, 'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it'],
+    ['pools[].slowStart', {}, { slowStart: '30s' }, 'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it'],
+  ];
+  for (const [name, listener, pool, line] of cases) {
+    it(`${name}: exactly its line`, () => {
+      assert.deepEqual(errorsOf(minimal(listener, pool)), [line]);
+    });
+  }
+
+  it('one line per refused block, never also what is wrong inside it', () => {
+    assert.deepEqual(errorsOf(minimal({ tls: 'yes', limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { healthCheck: { type: 'icmp' }, persistence: null, tls: [], slowStart: 'soon' })), [
+      'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it',
+      'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
+      'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it',
+      'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
+      'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
+      'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
+    ]);
+  });
+
+  it('the rest of the file is still checked in the same pass, lines in document order', () => {
+    const input = {
+      listeners: [
+        { name: 'web', listen: '127.0.0.1:8080', protocol: 'http', pool: 'ap', tls: { certificates: [] } },
+        { name: 'web', listen: '127.0.0.1:8081', protocol: 'tcp', pool: 'app' },
+      ],
+      pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], healthCheck: { type: 'tcp' } }],
+    };
+    // Cross-references (pass 2) run: the refused keys are not shape errors.
+    assert.deepEqual(errorsOf(input), [
+      'listeners[0].pool: no pool named "ap"',
+      'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it',
+      'listeners[1].name: duplicate name "web"',
+      'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it',
+    ]);
+    // And schema errors elsewhere are reported beside them.
+    assert.deepEqual(errorsOf(minimal({ listen: 'nowhere' }, { slowStart: '30s', retries: 11 })), [
+      'listeners[0].listen: expected host:port, got "nowhere"',
+      'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
+      'pools[0].retries: expected an integer <= 10, got 11',
+    ]);
+  });
+
+  it('every listener and pool is checked, not only the first', () => {
+    const input = {
+      listeners: [
+        { name: 'a', listen: '127.0.0.1:8080', protocol: 'tcp', pool: 'app' },
+        { name: 'b', listen: '127.0.0.1:8081', protocol: 'udp', pool: 'app' },
+      ],
+      pools: [
+        { name: 'app', servers: [{ address: '127.0.0.1:9001' }] },
+        { name: 'other', servers: [{ address: '127.0.0.1:9002' }], persistence: { type: 'source-ip' } },
+      ],
+    };
+    assert.deepEqual(errorsOf(input), [
+      'listeners[1].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"',
+      'pools[1].persistence: not implemented yet (persistence: issue 16); remove it',
+    ]);
+  });
+
+  it('implemented neighbours pass: backup servers, PROXY protocol both ways, acl, source, limits without perClient', () => {
+    const result = validateConfig(
+      minimal(
+        { acceptProxyProtocol: { from: ['10.0.0.0/8'] }, acl: [{ action: 'deny', source: '203.0.113.0/24' }], limits: { maxConnections: 5 } },
+        {
+          servers: [{ address: '127.0.0.1:9001' }, { address: '127.0.0.1:9002', backup: true }],
+          sendProxyProtocol: 'v2',
+          source: { addresses: ['127.0.0.2'] },
+          timeouts: { connect: '1s' },
+        },
+      ),
+    );
+    assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
+    assert.equal(result.config.pools[0]?.healthCheck, undefined);
+  });
+
+  it('leaves the caller\'s object alone', () => {
+    const input = minimal({ limits: { perClient: { maxConnections: 1 } } }, { healthCheck: { type: 'tcp' } });
+    const before = structuredClone(input);
+    errorsOf(input);
+    assert.deepEqual(input, before);
+  });
+
+  it('every key of the schema is either acted on or refused (a new key must be sorted here)', () => {
+    // Leaf paths of the schema, as docs.test.ts walks them; a refused block covers everything under it.
+    type Def = { type: string; [key: string]: unknown };
+    const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
+    const leaves = (schema: unknown, prefix: string): string[] => {
+      const def = defOf(schema);
+      switch (def.type) {
+        case 'optional':
+        case 'default':
+        case 'prefault':
+          return leaves(def['innerType'], prefix);
+        case 'object':
+          return Object.entries(def['shape'] as Record<string, unknown>).flatMap(([k, inner]) => leaves(inner, prefix === '' ? k : `${prefix}.${k}`));
+        case 'union': {
+          const options = def['options'] as unknown[];
+          return options.every((o) => defOf(o).type === 'object') ? [...new Set(options.flatMap((o) => leaves(o, prefix)))] : [prefix];
+        }
+        case 'array': {
+          const inner = leaves(def['element'], `${prefix}[]`);
+          return inner.length === 1 && inner[0] === `${prefix}[]` ? [prefix] : inner;
+        }
+        default:
+          return [prefix];
+      }
+    };
+    // Keys the running version acts on (checked against src/ when this list was written). protocol
+    // "udp" is refused by value; the key itself is acted on for "tcp" and "http".
+    const actedOn = new Set([
+      'admin.listen', 'admin.token', 'drainTimeout', 'limits.maxSessions', 'limits.onFull', 'logging.level', 'logging.access', 'logging.pretty',
+      'listeners[].name', 'listeners[].listen', 'listeners[].protocol', 'listeners[].pool',
+      'listeners[].acceptProxyProtocol.from', 'listeners[].acceptProxyProtocol.timeout',
+      'listeners[].routes[].host', 'listeners[].routes[].pathPrefix', 'listeners[].routes[].pool',
+      'listeners[].forwardedHeaders.xForwardedFor', 'listeners[].forwardedHeaders.trustedProxies', 'listeners[].underscoresInHeaders',
+      'listeners[].timeouts.clientIdle', 'listeners[].timeouts.requestHeaders', 'listeners[].timeouts.requestBody', 'listeners[].timeouts.httpKeepAlive',
+      'listeners[].idleReset', 'listeners[].tcpKeepAlive', 'listeners[].limits.maxConnections', 'listeners[].limits.maxHeaderBytes',
+      'listeners[].acl[].action', 'listeners[].acl[].source',
+      'pools[].name', 'pools[].scheduler', 'pools[].servers[].address', 'pools[].servers[].weight', 'pools[].servers[].maxConnections', 'pools[].servers[].backup',
+      'pools[].sendProxyProtocol', 'pools[].timeouts.connect', 'pools[].timeouts.serverIdle', 'pools[].timeouts.response', 'pools[].timeouts.queue',
+      'pools[].tcpKeepAlive', 'pools[].connectionPool.maxIdlePerServer', 'pools[].connectionPool.idleTimeout', 'pools[].connectionPool.reuse',
+      'pools[].source.addresses', 'pools[].source.portRange', 'pools[].source.onExhausted', 'pools[].source.queueTimeout', 'pools[].source.queueLength',
+      'pools[].retries',
+    ]);
+    const refused = NOT_IMPLEMENTED.map((r) => `${r.section}[].${r.key.join('.')}`);
+    const all = leaves(configSchema, '');
+    const unsorted = all.filter((path) => !actedOn.has(path) && !refused.some((r) => path === r || path.startsWith(`${r}.`)));
+    assert.deepEqual(unsorted, []);
+    // And every refused block is in the schema (a stale row would refuse nothing).
+    for (const r of refused) assert.ok(all.some((path) => path === r || path.startsWith(`${r}.`)), r);
   });
 });
 
