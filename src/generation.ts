@@ -19,7 +19,7 @@ import { ListenerSettings } from './listener/listener.ts';
 import { Pool } from './pool/pool.ts';
 import { PoolConnector, sameJson } from './pool/connector.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
-import { HttpListener } from './http/http-listener.ts';
+import { HttpListener, type ListenerSlot } from './http/http-listener.ts';
 import { ServerConnections } from './http/http-upstream.ts';
 
 /** What a generation needs of the long-lived runtime. */
@@ -28,6 +28,8 @@ export interface GenerationHost {
   readonly sessions: SessionTable;
   /** Counters of a listener name: they outlive generations (and a change of `listen`). */
   countersFor(listener: string): ListenerCounters;
+  /** The http listener name's slot: which generation takes its new requests. */
+  slotFor(listener: string): ListenerSlot;
 }
 
 /**
@@ -50,6 +52,8 @@ export class Generation {
   readonly httpListeners: HttpListener[] = [];
   /** Pools built on a predecessor: activate() applies their servers' new values at the swap. */
   readonly #successors: Pool[] = [];
+  /** Connection sets carried over from the previous generation: activate() gives them the new pool settings. */
+  readonly #keptConnections: Array<{ connections: ServerConnections; pool: Pool }> = [];
 
   constructor(config: Config, previous: Generation | null, host: GenerationHost) {
     this.config = config;
@@ -65,6 +69,7 @@ export class Generation {
       for (const server of pool.servers) {
         // A kept server keeps its idle pooled connections, unless what they were made with changed.
         const kept = sameConnections ? previous!.upstreams.get(server) : undefined;
+        if (kept !== undefined) this.#keptConnections.push({ connections: kept, pool });
         this.upstreams.set(server, kept ?? new ServerConnections(server, pc, connector));
       }
     }
@@ -77,7 +82,7 @@ export class Generation {
           this.listeners.set(lc.name, new ListenerSettings(lc, new TcpProxy(lc, pool, this.connectors.get(pool)!, host.sessions, counters, llog, config.logging.access), config.limits.onFull));
           break;
         case 'http': {
-          const http = new HttpListener(lc, this.pools, this.connectors, this.upstreams, host.sessions, counters, llog, config.logging.access);
+          const http = new HttpListener(lc, host.slotFor(lc.name), this.pools, this.connectors, this.upstreams, host.sessions, counters, llog, config.logging.access);
           this.httpListeners.push(http);
           this.listeners.set(lc.name, new ListenerSettings(lc, http, config.limits.onFull));
           break;
@@ -118,6 +123,8 @@ export class Generation {
    */
   activate(previous: Generation | null): void {
     for (const pool of this.#successors) pool.activate();
+    for (const { connections, pool } of this.#keptConnections) connections.reconfigure(pool.config, this.connectors.get(pool)!);
+    for (const h of this.httpListeners) h.activate();
     if (previous === null) return;
     for (const oldPool of previous.pools.values()) {
       for (const s of oldPool.servers) if (!this.upstreams.has(s)) s.retired = true;

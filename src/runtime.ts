@@ -19,6 +19,7 @@ import type { Pool } from './pool/pool.ts';
 import type { Server } from './pool/server.ts';
 import type { SourcePortStats } from './pool/connector.ts';
 import type { ServerConnections } from './http/http-upstream.ts';
+import type { ListenerSlot } from './http/http-listener.ts';
 import type { AdminView, ListenerView, ReloadResult, ReloadStatus } from './admin/view.ts';
 import type { Session } from './session/session.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -51,6 +52,8 @@ export class Runtime implements AdminView {
   configPath: string | null;
   /** Listener counters by name: they outlive generations and a change of address. */
   readonly #counters = new Map<string, ListenerCounters>();
+  /** http listeners by name: the generation that takes new requests, and the drain flag. */
+  readonly #slots = new Map<string, ListenerSlot>();
   /** Listeners no longer in the config (or at an old address), draining their sessions. */
   readonly #retired = new Set<Listener>();
   #reloadRunning: Promise<ReloadResult> | null = null;
@@ -63,6 +66,7 @@ export class Runtime implements AdminView {
     if (clientReadsMode() !== 'user-buffer') log.warn({ node: process.version }, 'client sockets read through streams, not the user-buffer fast path (more CPU and GC per read)');
     if (directWritesMode() !== 'handle') log.warn({ node: process.version }, 'writes go through streams, not straight to the socket handle (more CPU per write)');
     this.#gen = new Generation(config, null, this);
+    this.#gen.activate(null);
     this.#gen.warnings(log);
     for (const [name, settings] of this.#gen.listeners) this.listeners.set(name, new Listener(settings, this.sessions, log, this.countersFor(name)));
   }
@@ -79,6 +83,12 @@ export class Runtime implements AdminView {
   /** Kept-alive server connections of the current generation's servers. */
   get upstreams(): ReadonlyMap<Server, ServerConnections> {
     return this.#gen.upstreams;
+  }
+
+  slotFor(listener: string): ListenerSlot {
+    let s = this.#slots.get(listener);
+    if (s === undefined) this.#slots.set(listener, (s = { current: null, draining: false }));
+    return s;
   }
 
   countersFor(listener: string): ListenerCounters {
@@ -226,6 +236,13 @@ export class Runtime implements AdminView {
       if (next.listeners.has(name)) continue;
       this.listeners.delete(name);
       this.#retire(l);
+    }
+    // An http listener gone (or now tcp): its connections finish in the generations they were
+    // accepted in, and the slot lets go of the last one, released then with its last session.
+    for (const [name, slot] of this.#slots) {
+      if (next.httpListeners.some((h) => h.name === name)) continue;
+      slot.current = null;
+      this.#slots.delete(name);
     }
     this.sessions.maxSessions = config.limits.maxSessions;
     this.log.level = config.logging.level;

@@ -20,9 +20,19 @@ import { ForwardedPolicy } from './forwarded.ts';
 import { HttpConnection } from './client-connection.ts';
 import { Router } from './router.ts';
 
+/**
+ * One per listener name, for the life of the process: the newest generation's context (requests
+ * start there, so a kept-alive connection follows reloads) and whether the proxy drains.
+ */
+export interface ListenerSlot {
+  current: HttpListenerContext | null;
+  draining: boolean;
+}
+
 /** What every request of one listener shares. */
 export interface HttpListenerContext {
   readonly name: string;
+  readonly slot: ListenerSlot;
   readonly log: Logger;
   readonly access: boolean;
   readonly router: Router;
@@ -42,12 +52,15 @@ export interface HttpListenerContext {
   /** SIGTERM drain in progress: responses close their connection. */
   readonly draining: boolean;
   acquire(server: Server, pr: ProxyRequest, conn: HttpConnection): void;
+  /** The server's kept-alive connection set in this generation. */
+  connectionsOf(server: Server): ServerConnections;
   requestDone(pr: ProxyRequest, conn: HttpConnection): void;
   connectionClosed(conn: HttpConnection): void;
 }
 
 export class HttpListener implements ProtocolHandler, HttpListenerContext {
   readonly name: string;
+  readonly slot: ListenerSlot;
   readonly log: Logger;
   readonly access: boolean;
   readonly router: Router;
@@ -63,14 +76,15 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
   readonly requestHeadersTimeout: number;
   readonly keepAliveTimeout: number;
   readonly maxHeaderBytes: number;
-  draining = false;
   readonly #connections = new Set<HttpConnection>();
   readonly #reuseNever: ReadonlySet<Pool>;
   /** Pools whose server connections carry a PROXY header: reused only for the same client address. */
   readonly #proxyKeyed: ReadonlySet<Pool>;
 
-  constructor(cfg: ListenerConfig, pools: ReadonlyMap<string, Pool>, connectors: ReadonlyMap<Pool, PoolConnector>, upstreams: ReadonlyMap<Server, ServerConnections>, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
+  /** `slot`: the listener name's, shared by its generations (runtime.ts points it at the newest at the swap). */
+  constructor(cfg: ListenerConfig, slot: ListenerSlot, pools: ReadonlyMap<string, Pool>, connectors: ReadonlyMap<Pool, PoolConnector>, upstreams: ReadonlyMap<Server, ServerConnections>, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
     this.name = cfg.name;
+    this.slot = slot;
     this.log = log;
     this.access = access;
     this.router = new Router(cfg);
@@ -90,14 +104,30 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     this.timeouts = { clientIdle: cfg.timeouts.clientIdle, serverIdle: 0, idleReset: cfg.idleReset ?? defaultIdleReset('http'), requestBody: cfg.timeouts.requestBody, clientKeepAlive: cfg.tcpKeepAlive, serverKeepAlive: false };
   }
 
+  /** SIGTERM drain in progress (every generation of the listener sees it): responses close their connection. */
+  get draining(): boolean {
+    return this.slot.draining;
+  }
+
+  /** This generation takes the listener's new requests (the reload's swap). */
+  activate(): void {
+    this.slot.current = this;
+  }
+
   handle(socket: Socket, info: ClientInfo): void {
     const conn = new HttpConnection(socket, info, this);
     this.#connections.add(conn);
     this.counters.sessionsTotal++;
   }
 
+  connectionsOf(server: Server): ServerConnections {
+    return this.upstreams.get(server)!;
+  }
+
   acquire(server: Server, pr: ProxyRequest, conn: HttpConnection): void {
     const upstream = this.upstreams.get(server)!;
+    // Set before acquire(): an idle connection is handed over synchronously.
+    pr.connections = upstream;
     // reuse "never": the client connection's own key; PROXY pools: the client address (the
     // PROXY spec forbids mixing clients on one connection); otherwise shared ('').
     const pool = pr.pool!;
@@ -135,7 +165,7 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
   /** Drain: keep-alive client connections between requests are closed (FIN); busy ones are
    *  closed after their response. The listening socket is listener.ts's. */
   closeIdle(): void {
-    this.draining = true;
+    this.slot.draining = true;
     for (const c of this.#connections) c.closeIfIdle();
   }
 

@@ -22,7 +22,9 @@ import { buildRequestHeaders, fieldLines, VIA, type RequestHead } from './header
 import type { ResponseHead } from './response-head.ts';
 import { forwardedTarget } from './request-target.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
-import { recordFailure, recordSuccess } from '../health/passive.ts';
+import { recordSuccess } from '../health/passive.ts';
+import { connectFailed, nextServer, type Attempt } from '../pool/connect.ts';
+import type { ServerConnections } from './http-upstream.ts';
 import { asksH2c, upgradeMatches, UpgradeTunnel } from './upgrade.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
 import { isFlushed, send } from '../net/direct-writes.ts';
@@ -44,8 +46,13 @@ function viaLine(head: ResponseHead): string {
   return head.via === null ? VIA_LINE : `via: ${head.via}, ${VIA}\r\n`;
 }
 
-export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySink {
+export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySink, Attempt {
   readonly conn: HttpConnection;
+  /**
+   * The listener's newest generation when the request started (a reload routes the next request
+   * of a kept-alive connection by the new config, issue 14): its routes, pools and server
+   * connections serve this request to its end, whatever reloads happen meanwhile.
+   */
   readonly ctx: HttpListenerContext;
   readonly method: string;
   /** The request-target as sent to the server: origin-form for an absolute-form one (request-target.ts). */
@@ -70,8 +77,10 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   server: Server | null = null;
   upstream: UpstreamConnection | null = null;
   tried: Server[] | null = null;
-  /** Server attempts after a connect failure (bounded by pools[].retries). */
-  retries = 0;
+  /** Servers picked so far (pool/connect.ts bounds the retries by pools[].retries). */
+  attempts = 0;
+  /** The server's connection set this request acquired from: released there, never looked up again. */
+  connections: ServerConnections | null = null;
   /** Fresh-connection attempts after a reused connection died before responding. */
   staleRetries = 0;
   /** What the previous attempt died of (retries), reported when no server is left. */
@@ -93,7 +102,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   readonly startedAt: number;
 
   constructor(conn: HttpConnection, line: RequestLine) {
-    const ctx = conn.ctx;
+    const ctx = conn.ctx.slot.current ?? conn.ctx;
     this.conn = conn;
     this.ctx = ctx;
     this.method = line.method;
@@ -136,7 +145,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   #pickAndSend(): void {
     const pool = this.pool!;
-    const server = pool.pick({ clientAddress: this.conn.info.clientAddress, destination: this.host }, this.tried);
+    const server = nextServer(pool, { clientAddress: this.conn.info.clientAddress, destination: this.host }, this);
     // After a failed attempt with no other server left, the client learns what went wrong (502/504).
     if (server === null) return this.#fail(this.lastFailure ?? 'no-server');
     this.#sendTo(server);
@@ -153,7 +162,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     // Body bytes wait in #pending until a connection is ready; the client is not read meanwhile.
     if (this.readingBody) this.conn.pauseReading(PAUSE_FOR_SERVER);
     if (this.upgrade === null) this.ctx.acquire(server, this, this.conn);
-    else this.ctx.upstreams.get(server)!.acquire(this, UPGRADE_KEY, this.conn.info, false);
+    else (this.connections = this.ctx.connectionsOf(server)).acquire(this, UPGRADE_KEY, this.conn.info, false);
   }
 
   // ---- request body ----
@@ -196,7 +205,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   onConnection(up: UpstreamConnection): void {
     if (this.done) {
       // The client left while we waited: the connection was never used, hand it straight back.
-      this.ctx.upstreams.get(this.server!)!.release(up, this.upgrade === null);
+      this.connections!.release(up, this.upgrade === null);
       return;
     }
     this.upstream = up;
@@ -220,16 +229,11 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     const server = this.server!;
     this.#releaseServer();
     if (this.done) return;
-    const failure = classify(err);
-    if (failure === 'connect-failed' || failure === 'connect-timeout') {
-      server.connectErrors++;
-      recordFailure(this.pool!, server, err.code ?? failure, Date.now());
-    }
+    // pool/connect.ts decides what the failure was, whether it counts against the server, and
+    // whether another server may be tried (nothing was sent: SPEC "Retries", even for a POST).
+    const { failure, retry } = connectFailed(this.pool!, server, err, this);
     this.lastFailure = failure;
-    if ((failure === 'connect-failed' || failure === 'connect-timeout') && this.retries < this.pool!.config.retries) {
-      // Nothing was sent: another server (SPEC "Retries"), even for a POST.
-      this.retries++;
-      (this.tried ??= []).push(server);
+    if (retry) {
       this.ctx.log.info({ server: server.address, err: err.message }, 'retrying request on another server');
       return this.#pickAndSend();
     }
@@ -451,7 +455,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       this.#upstreamPaused = false;
       up.socket?.resume();
     }
-    this.ctx.upstreams.get(this.server!)!.release(up, reusable && up.reusable && !up.closed);
+    this.connections!.release(up, reusable && up.reusable && !up.closed);
   }
 
   #releaseServer(): void {
@@ -464,17 +468,3 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 }
 
-/** Connector errors → the client-facing failure (status.ts maps it to a status). */
-export function classify(err: { code?: string }): Failure {
-  switch (err.code) {
-    case 'FP_ERR_CONNECT_FAILED':
-    case 'ECONNREFUSED':
-      return 'connect-failed';
-    case 'FP_ERR_CONNECT_TIMEOUT':
-      return 'connect-timeout';
-    case 'FP_ERR_SOURCE_EXHAUSTED':
-      return 'source-exhausted';
-    default:
-      return 'server-reset';
-  }
-}

@@ -42,14 +42,14 @@ interface Queued {
 
 export class ServerConnections implements ConnectionOwner {
   readonly server: Server;
-  readonly #connector: PoolConnector;
+  #connector: PoolConnector;
   /** source.onExhausted "queue": requests wait for a held connection when no source port is free. */
-  readonly #waitForPooled: boolean;
+  #waitForPooled: boolean;
   #maxIdle: number;
-  readonly #reuse: 'never' | 'safe' | 'always';
-  readonly #idleTimeout: number;
-  readonly #keepAlive: number | false;
-  readonly #queueTimeout: number;
+  #reuse: 'never' | 'safe' | 'always';
+  #idleTimeout: number;
+  #keepAlive: number | false;
+  #queueTimeout: number;
   readonly #queueLength: number;
   /** Idle connections by reuse key ('' = shared), most recently used last. */
   readonly #idle = new Map<string, UpstreamConnection[]>();
@@ -72,6 +72,21 @@ export class ServerConnections implements ConnectionOwner {
     this.#keepAlive = pool.tcpKeepAlive;
     this.#queueTimeout = pool.timeouts.queue;
     this.#queueLength = 1024;
+  }
+
+  /**
+   * A reload kept the server and what its connections were made with (PROXY header, source): the
+   * idle connections stay, and the pool's other settings (idle limits, reuse, queue and connect
+   * timeouts: the new connector) apply from now on.
+   */
+  reconfigure(pool: PoolConfig, connector: PoolConnector): void {
+    this.#connector = connector;
+    this.#waitForPooled = pool.source?.onExhausted === 'queue';
+    this.#maxIdle = pool.connectionPool.maxIdlePerServer;
+    this.#reuse = pool.connectionPool.reuse;
+    this.#idleTimeout = pool.connectionPool.idleTimeout;
+    this.#keepAlive = pool.tcpKeepAlive;
+    this.#queueTimeout = pool.timeouts.queue;
   }
 
   get openConnections(): number {
