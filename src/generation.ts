@@ -127,8 +127,15 @@ export class Generation {
     for (const h of this.httpListeners) h.activate();
     if (previous === null) return;
     for (const oldPool of previous.pools.values()) {
-      for (const s of oldPool.servers) if (!this.upstreams.has(s)) s.retired = true;
-      oldPool.rebuild();
+      let retired = false;
+      for (const s of oldPool.servers) {
+        if (this.upstreams.has(s) || s.retired) continue;
+        s.retired = true;
+        retired = true;
+      }
+      // Only a pool that lost servers needs new picks (retries still running in it); rebuilding
+      // every old pool cost a maglev table each (bench:reload).
+      if (retired) oldPool.rebuild();
     }
     for (const [server, up] of previous.upstreams) {
       if (this.upstreams.get(server) !== up) up.closeIdle();

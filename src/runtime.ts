@@ -31,6 +31,7 @@ import { SessionTable } from './session/session-table.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { clientReadsMode } from './net/client-reads.ts';
 import { directWritesMode } from './net/direct-writes.ts';
+import { FAST_PATHS_OFF } from './net/fast-paths.ts';
 
 export class Runtime implements AdminView {
   readonly log: Logger;
@@ -63,8 +64,9 @@ export class Runtime implements AdminView {
     this.log = log;
     this.configPath = configPath;
     this.sessions = new SessionTable(config.limits.maxSessions);
-    if (clientReadsMode() !== 'user-buffer') log.warn({ node: process.version }, 'client sockets read through streams, not the user-buffer fast path (more CPU and GC per read)');
-    if (directWritesMode() !== 'handle') log.warn({ node: process.version }, 'writes go through streams, not straight to the socket handle (more CPU per write)');
+    const cause = FAST_PATHS_OFF ? 'FULLPROXY_FAST_PATHS=off' : 'this Node lacks the internals';
+    if (clientReadsMode() !== 'user-buffer') log.warn({ node: process.version, cause }, 'client sockets read through streams, not the user-buffer fast path (more CPU and GC per read)');
+    if (directWritesMode() !== 'handle') log.warn({ node: process.version, cause }, 'writes go through streams, not straight to the socket handle (more CPU per write)');
     this.#gen = new Generation(config, null, this);
     this.#gen.activate(null);
     this.#gen.warnings(log);
@@ -73,6 +75,11 @@ export class Runtime implements AdminView {
 
   get config(): Config {
     return this.#gen.config;
+  }
+
+  /** The running generation (tests hold a WeakRef to it to see it released). */
+  get currentGeneration(): Generation {
+    return this.#gen;
   }
 
   /** The pools of the current generation (admin API, tests). */

@@ -16,7 +16,8 @@ export class Pool implements PassiveHealthHost {
   readonly activeChecks: boolean;
   readonly #log: Logger;
   #primary: Scheduler<Server>;
-  #backup: Scheduler<Server>;
+  /** Only for a pool with backup servers: most have none, and a reload builds every pool anew. */
+  #backup: Scheduler<Server> | null;
   #eligible: readonly Server[] = [];
   #usingBackups = false;
 
@@ -33,7 +34,7 @@ export class Pool implements PassiveHealthHost {
     this.fall = config.healthCheck?.fall ?? 3;
     this.activeChecks = config.healthCheck !== undefined;
     this.#primary = createScheduler<Server>(config.scheduler);
-    this.#backup = createScheduler<Server>(config.scheduler);
+    this.#backup = config.servers.some((s) => s.backup) ? createScheduler<Server>(config.scheduler) : null;
     // A pool with no predecessor touches no running state: it may go live at once.
     if (previous === null) this.activate();
   }
@@ -56,12 +57,13 @@ export class Pool implements PassiveHealthHost {
     this.#usingBackups = primaries.length === 0;
     this.#eligible = this.#usingBackups ? backups : primaries;
     this.#primary.update(primaries);
-    this.#backup.update(backups);
+    this.#backup?.update(backups);
   }
 
   /** A server for a new session or request, avoiding those in `tried` (retries); null = none (503 / close). */
   pick(ctx: PickContext, tried: readonly Server[] | null = null): Server | null {
     const sched = this.#usingBackups ? this.#backup : this.#primary;
+    if (sched === null) return null;
     const first = sched.pick(ctx);
     if (first === null || tried === null || !tried.includes(first)) return first;
     // Retry: rotate the scheduler a few times, then fall back to the first untried server.

@@ -36,10 +36,13 @@ export class LocalityLeastConnectionScheduler<S extends Schedulable> implements 
   #members = new Set<S>();
   /** IPVS's __ip_vs_lblc_schedule is wlc over all servers; ties rotate so idle servers share new destinations. */
   #wlc = new WeightedLeastConnectionScheduler<S>();
-  #table: LRUCache<string, S>;
+  /** Made at the first new destination: an LRU preallocates its bound (~1.5 MiB at 65,536), and a
+   *  reload builds every pool anew, most of whose schedulers may never see a pick (bench:reload). */
+  #table: LRUCache<string, S> | null = null;
+  readonly #max: number;
 
   constructor(options: LocalityOptions = {}) {
-    this.#table = new LRUCache<string, S>({ max: options.maxDestinations ?? MAX_DESTINATIONS });
+    this.#max = options.maxDestinations ?? MAX_DESTINATIONS;
   }
 
   update(servers: readonly S[]): void {
@@ -49,7 +52,7 @@ export class LocalityLeastConnectionScheduler<S extends Schedulable> implements 
   }
 
   pick(ctx: PickContext): S | null {
-    const mapped = this.#table.get(ctx.destination);
+    const mapped = this.#table?.get(ctx.destination);
     if (
       mapped !== undefined &&
       this.#members.has(mapped) &&
@@ -59,7 +62,7 @@ export class LocalityLeastConnectionScheduler<S extends Schedulable> implements 
       return mapped;
     }
     const chosen = this.#wlc.pick(ctx);
-    if (chosen !== null && chosen !== mapped) this.#table.set(ctx.destination, chosen);
+    if (chosen !== null && chosen !== mapped) (this.#table ??= new LRUCache<string, S>({ max: this.#max })).set(ctx.destination, chosen);
     return chosen;
   }
 }

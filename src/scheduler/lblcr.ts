@@ -33,12 +33,15 @@ export class ReplicatedLocalityLeastConnectionScheduler<S extends Schedulable> i
   #members = new Set<S>();
   #generation = 0;
   #wlc = new WeightedLeastConnectionScheduler<S>();
-  #table: LRUCache<string, ServerSet<S>>;
+  /** Made at the first new destination: an LRU preallocates its bound (~1.5 MiB at 65,536), and a
+   *  reload builds every pool anew, most of whose schedulers may never see a pick (bench:reload). */
+  #table: LRUCache<string, ServerSet<S>> | null = null;
+  readonly #max: number;
   readonly #expirationMs: number;
   readonly #now: () => number;
 
   constructor(options: ReplicatedLocalityOptions = {}) {
-    this.#table = new LRUCache<string, ServerSet<S>>({ max: options.maxDestinations ?? MAX_DESTINATIONS });
+    this.#max = options.maxDestinations ?? MAX_DESTINATIONS;
     this.#expirationMs = options.expirationMs ?? SET_EXPIRATION_MS;
     this.#now = options.now ?? (() => clock.now);
   }
@@ -51,11 +54,11 @@ export class ReplicatedLocalityLeastConnectionScheduler<S extends Schedulable> i
   }
 
   pick(ctx: PickContext): S | null {
-    const set = this.#table.get(ctx.destination);
+    const set = this.#table?.get(ctx.destination);
     if (set === undefined) {
       const chosen = this.#wlc.pick(ctx);
       if (chosen !== null) {
-        this.#table.set(ctx.destination, { servers: [chosen], lastModified: this.#now(), generation: this.#generation });
+        (this.#table ??= new LRUCache<string, ServerSet<S>>({ max: this.#max })).set(ctx.destination, { servers: [chosen], lastModified: this.#now(), generation: this.#generation });
       }
       return chosen;
     }
