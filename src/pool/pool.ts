@@ -20,6 +20,8 @@ export class Pool implements PassiveHealthHost {
   #backup: Scheduler<Server> | null;
   #eligible: readonly Server[] = [];
   #usingBackups = false;
+  /** The predecessor whose schedulers this pool shares (same scheduler, same servers): see constructor. */
+  #sharesWith: Pool | null = null;
 
   /**
    * `previous`: the same-named pool of the generation before a reload; its servers with the same
@@ -33,8 +35,17 @@ export class Pool implements PassiveHealthHost {
     this.servers = config.servers.map((s, i) => previous?.find(s.address) ?? new Server(i, s));
     this.fall = config.healthCheck?.fall ?? 3;
     this.activeChecks = config.healthCheck !== undefined;
-    this.#primary = createScheduler<Server>(config.scheduler);
-    this.#backup = config.servers.some((s) => s.backup) ? createScheduler<Server>(config.scheduler) : null;
+    if (previous !== null && previous.config.scheduler === config.scheduler && JSON.stringify(previous.config.servers) === JSON.stringify(config.servers)) {
+      // Nothing a pick depends on changed: the same Server objects, weights and scheduler. The
+      // schedulers are shared with the predecessor (a pick from either returns a server of both),
+      // so a reload costs no table rebuild (Maglev, wrr) and lblc/lblcr keep their destinations.
+      this.#primary = previous.#primary;
+      this.#backup = previous.#backup;
+      this.#sharesWith = previous;
+    } else {
+      this.#primary = createScheduler<Server>(config.scheduler);
+      this.#backup = config.servers.some((s) => s.backup) ? createScheduler<Server>(config.scheduler) : null;
+    }
     // A pool with no predecessor touches no running state: it may go live at once.
     if (previous === null) this.activate();
   }
@@ -47,7 +58,11 @@ export class Pool implements PassiveHealthHost {
       s.configure(i, configs[i]!);
       s.home = this;
     }
-    this.rebuild();
+    const shared = this.#sharesWith;
+    this.#sharesWith = null;
+    if (shared === null) return this.rebuild();
+    this.#eligible = shared.#eligible;
+    this.#usingBackups = shared.#usingBackups;
   }
 
   /** Recomputes the eligible sets; call after any change of health, admin state or weight. */
