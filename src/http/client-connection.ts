@@ -278,18 +278,20 @@ export class HttpConnection implements SessionOwner {
 
   // ---- SessionOwner ----
 
-  terminate(session: Session, reason: EndReason, reset: boolean): void {
+  terminate(session: Session, reason: EndReason, reset: boolean): boolean {
     const cur = this.current;
     if (session.inBody && cur !== null && !cur.responseStarted && (reason === 'idle-close' || reason === 'idle-reset')) {
       // The request body stalled (timeouts.requestBody): 408, then close, as for a slow head.
       if (session.endReason === null) session.endReason = 'client-error';
       session.state = 'closing';
-      return cur.onBodyTimeout();
+      cur.onBodyTimeout();
+      return false;
     }
     if (session.endReason === null) session.endReason = reason;
     session.state = 'closing';
     if (session.server !== null) (reset ? resetSocket : closeSocket)(session.server);
     (reset ? resetSocket : closeSocket)(this.socket);
+    return true;
   }
 
   onDeadline(session: Session, now: number): void {

@@ -53,8 +53,8 @@ export class SessionTable {
       }
       if (!s.isIdle(now)) continue;
       const reset = s.timeouts.idleReset;
-      this.idleResets.set(s.listener, (this.idleResets.get(s.listener) ?? 0) + (reset ? 1 : 0));
-      s.owner.terminate(s, reset ? 'idle-reset' : 'idle-close', reset);
+      const done = s.owner.terminate(s, reset ? 'idle-reset' : 'idle-close', reset);
+      if (reset && done !== false) this.idleResets.set(s.listener, (this.idleResets.get(s.listener) ?? 0) + 1);
     }
   }
 

@@ -24,8 +24,9 @@ export type EndReason =
 
 /** What the session table calls when a session must end (idle, drain); implemented per protocol. */
 export interface SessionOwner {
-  /** `reset`: RST both ends; else close with FIN. */
-  terminate(session: Session, reason: EndReason, reset: boolean): void;
+  /** `reset`: RST both ends; else close with FIN. Returns false when it answered instead of
+   *  resetting (an http request body that stalled gets 408 and a FIN), so no reset is counted. */
+  terminate(session: Session, reason: EndReason, reset: boolean): boolean | void;
   /** http: the session's `deadline` passed (a header, keep-alive or response timer). */
   onDeadline?(session: Session, now: number): void;
   /** Drain: close now when between requests (http keep-alive); a busy session closes after its response. */

@@ -13,7 +13,8 @@ import { waitFor } from '../../helpers/wait.ts';
 function proxyFor(address: string) {
   return startProxy({
     logging: { level: 'silent' },
-    listeners: [{ name: 'h', listen: '127.0.0.1:0', protocol: 'http', pool: 'p', timeouts: { requestBody: '300ms' } }],
+    // idleReset: a stalled body still gets its 408 and a FIN, and is not counted as an idle reset.
+    listeners: [{ name: 'h', listen: '127.0.0.1:0', protocol: 'http', pool: 'p', idleReset: true, timeouts: { requestBody: '300ms' } }],
     pools: [{ name: 'p', servers: [{ address }] }],
   });
 }
@@ -40,6 +41,7 @@ for (const [name, sent] of [
         await c.waitClosed();
         await waitFor(() => b.sockets.size === 0, 3_000, 'the server connection with half a body closed');
         assert.match(received, /^POST \/upload HTTP\/1\.1\r\n/, 'the request had gone to the server');
+        assert.equal(p.proxy.sessions.idleResets.get('h') ?? 0, 0, 'answered 408 and closed: no idle reset counted');
       } finally {
         c.destroy();
       }
