@@ -42,14 +42,14 @@ interface Queued {
 
 export class ServerConnections implements ConnectionOwner {
   readonly server: Server;
-  #connector: PoolConnector;
+  #connector!: PoolConnector;
   /** source.onExhausted "queue": requests wait for a held connection when no source port is free. */
-  #waitForPooled: boolean;
-  #maxIdle: number;
-  #reuse: 'never' | 'safe' | 'always';
-  #idleTimeout: number;
-  #keepAlive: number | false;
-  #queueTimeout: number;
+  #waitForPooled!: boolean;
+  #maxIdle!: number;
+  #reuse!: 'never' | 'safe' | 'always';
+  #idleTimeout!: number;
+  #keepAlive!: number | false;
+  #queueTimeout!: number;
   readonly #queueLength: number;
   /** Idle connections by reuse key ('' = shared), most recently used last. */
   readonly #idle = new Map<string, UpstreamConnection[]>();
@@ -64,14 +64,8 @@ export class ServerConnections implements ConnectionOwner {
 
   constructor(server: Server, pool: PoolConfig, connector: PoolConnector) {
     this.server = server;
-    this.#connector = connector;
-    this.#waitForPooled = pool.source?.onExhausted === 'queue';
-    this.#maxIdle = pool.connectionPool.maxIdlePerServer;
-    this.#reuse = pool.connectionPool.reuse;
-    this.#idleTimeout = pool.connectionPool.idleTimeout;
-    this.#keepAlive = pool.tcpKeepAlive;
-    this.#queueTimeout = pool.timeouts.queue;
     this.#queueLength = 1024;
+    this.reconfigure(pool, connector); // the pool's settings: the fields marked `!` above
   }
 
   /**
