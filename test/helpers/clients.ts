@@ -18,15 +18,16 @@ export function dial(port: number, host = '127.0.0.1', localAddress?: string): P
 /**
  * A connected loopback pair, half-close allowed: the `accepted` side (paused until resumed when
  * `pauseOnConnect`, so a test can change how it reads first) and the `client`. Both, and the
- * server, are closed when the test ends, pass or fail.
+ * server, are closed when the test ends, pass or fail. With `pipePath` the pair is a Unix domain
+ * socket at that path instead of TCP (a pipe handle, which the fast paths must leave alone).
  */
-export async function socketPair(t: TestContext, pauseOnConnect: boolean): Promise<{ accepted: Socket; client: Socket }> {
+export async function socketPair(t: TestContext, pauseOnConnect: boolean, pipePath?: string): Promise<{ accepted: Socket; client: Socket }> {
   const server = createServer({ allowHalfOpen: true, pauseOnConnect });
-  server.listen(0, '127.0.0.1');
+  if (pipePath === undefined) server.listen(0, '127.0.0.1');
+  else server.listen(pipePath);
   await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
   const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const client = connect(port, '127.0.0.1');
+  const client = pipePath === undefined ? connect((server.address() as { port: number }).port, '127.0.0.1') : connect(pipePath);
   await once(client, 'connect');
   const [sock] = await accepted;
   t.after(() => {

@@ -7,7 +7,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,19 +36,7 @@ test('an accepted TCP socket leaves data events', { skip: FORCED_OFF }, async (t
 });
 
 test('an accepted pipe socket stays on data events, and every byte arrives', async (t) => {
-  const path = join(tmpdir(), `fullproxy-client-reads-${process.pid}.sock`);
-  const server = createServer({ allowHalfOpen: true, pauseOnConnect: true });
-  server.listen(path);
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const client = connect(path);
-  await once(client, 'connect');
-  const [sock] = await accepted;
-  t.after(() => {
-    client.destroy();
-    sock.destroy();
-    server.close();
-  });
+  const { accepted: sock, client } = await socketPair(t, true, join(tmpdir(), `fullproxy-client-reads-${process.pid}.sock`));
   const got: Buffer[] = [];
   deliverReads(sock, (chunk) => got.push(chunk));
   assert.equal(sock.listenerCount('data'), 1, 'a pipe handle was switched to user buffers');

@@ -7,7 +7,7 @@
 // only the assertions about libuv internals are left out then.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -67,19 +67,7 @@ test('a plain TCP socket skips the stream: send() never calls socket.write()', {
 });
 
 test('a pipe socket always goes through the stream, and its bytes arrive', async (t) => {
-  const path = join(tmpdir(), `fullproxy-direct-writes-${process.pid}.sock`);
-  const server = createServer({ allowHalfOpen: true });
-  server.listen(path);
-  await once(server, 'listening');
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const local = connect(path);
-  await once(local, 'connect');
-  const [peer] = await accepted;
-  t.after(() => {
-    local.destroy();
-    peer.destroy();
-    server.close();
-  });
+  const { accepted: peer, client: local } = await socketPair(t, false, join(tmpdir(), `fullproxy-direct-writes-${process.pid}.sock`));
   const received = readAll(peer);
   const writes = countStreamWrites(local);
   const big = pattern(300_000, 5);
