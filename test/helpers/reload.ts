@@ -95,6 +95,19 @@ export function keepAliveLoad(port: number, connections: number, path = '/'): { 
   };
 }
 
+/** One GET on `agent` (keep-alive: the same client connection across calls), status and body. */
+export function getOn(agent: Agent, port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** Waits until the child logged a listening line for `listener` at a port other than `oldPort`. */
 export async function newPortOf(p: ChildProxy, listener: string, oldPort: number, timeoutMs = 5_000): Promise<number> {
   await waitFor(() => (p.listeners.get(listener)?.port ?? oldPort) !== oldPort, timeoutMs, `${listener} bound anew`);

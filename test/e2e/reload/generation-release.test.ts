@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { getOn } from '../../helpers/reload.ts';
 import { echoBackend, httpBackend } from '../../helpers/backends.ts';
 import { startProxy } from '../../helpers/fullproxy.ts';
 import { dial } from '../../helpers/clients.ts';
@@ -30,18 +31,6 @@ async function collected(what: readonly string[], timeoutMs = 5_000): Promise<bo
     if (what.every((w) => finalized.has(w))) return true;
   }
   return false;
-}
-
-function getOn(agent: Agent, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 test('a generation lives exactly as long as its sessions', async () => {
@@ -77,13 +66,13 @@ test('a generation lives exactly as long as its sessions', async () => {
     const gen1 = ['tcp handler', 'http context', 'pool web', 'pool echo'];
     const session = await dial(p.addr('t').port);
     session.on('error', () => {});
-    assert.match(await getOn(agent, p.addr('h').port), /^a /);
+    assert.match((await getOn(agent, p.addr('h').port)).body, /^a /);
     // Two reloads: the server of pool "web" changes, so generation 1's pool is nobody's but its sessions'.
     await apply(config(b.address));
     await apply(config(a.address));
     await apply(config(b.address));
     assert.equal(p.proxy.generation, 4);
-    assert.match(await getOn(agent, p.addr('h').port), /^b /, 'the kept-alive connection follows the reloads');
+    assert.match((await getOn(agent, p.addr('h').port)).body, /^b /, 'the kept-alive connection follows the reloads');
     assert.equal(await collected(['tcp handler'], 300), false, "generation 1's tcp handler is alive while its tcp session is");
     assert.equal(await collected(['http context'], 300), false, "generation 1's http context is alive while its connection is");
     // Both sessions end: nothing holds generation 1 any more.

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dial } from '../../helpers/clients.ts';
 import { get } from '../../helpers/http.ts';
-import { postReload, sighup, stats } from '../../helpers/reload.ts';
-import { Agent, request } from 'node:http';
+import { getOn, postReload, sighup, stats } from '../../helpers/reload.ts';
+import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** Writes `msg` on `s` and resolves with the echo (exactly msg.length bytes). */
@@ -28,18 +28,6 @@ function echo(s: Socket, msg: string): Promise<string> {
     s.on('data', onData);
     s.once('error', reject);
     s.write(msg);
-  });
-}
-
-function getOn(agent: Agent, port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
   });
 }
 
