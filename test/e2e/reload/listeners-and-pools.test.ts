@@ -151,3 +151,30 @@ test('a kept server keeps its idle connection; a changed sendProxyProtocol close
     await b.close();
   }
 });
+
+test('an ACL added by a reload applies to new connections on the kept socket; the session accepted before goes on', async () => {
+  const echoServer = await echoBackend();
+  const base = {
+    logging: { level: 'silent' },
+    listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'echo' }],
+    pools: [{ name: 'echo', servers: [{ address: echoServer.address }] }],
+  };
+  const p = await startProxy(base);
+  try {
+    const port = p.addr('t').port;
+    const before = await client(port);
+    assert.equal(await echoOnce(before, 'a'), 'a');
+    await apply(p.proxy, { ...base, listeners: [{ ...base.listeners[0], acl: [{ action: 'deny', source: '127.0.0.0/8' }] }] });
+    assert.equal(p.addr('t').port, port, 'the same bound socket');
+    const denied = await client(port);
+    const r = await outcome(denied);
+    assert.notEqual(r.how, 'error', 'closed by the proxy');
+    assert.equal(r.data.length, 0);
+    await waitFor(() => p.proxy.listeners.get('t')!.counters.rejectedAcl === 1, 2_000, 'the deny counted');
+    assert.equal(await echoOnce(before, 'b'), 'b', 'the session accepted before the reload goes on');
+    before.destroy();
+  } finally {
+    await p.stop();
+    await echoServer.close();
+  }
+});
