@@ -4,13 +4,16 @@
 // validated byte by byte in the size lines and trailers and skipped in bulk over the data.
 //
 // Three ways to use a body once validated:
-// - read(…, null): the caller forwards the input bytes as they came;
+// - read(…, null): the caller forwards the input bytes as they came (the proxy does so for
+//   Content-Length and close-delimited bodies only);
 // - read(…, sink): payload spans only (an HTTP/1.0 client of a chunked response);
-// - forward(…, out): the reader re-frames the body. A chunked body goes out in canonical chunked
-//   form — lowercase hex sizes without leading zeros, no chunk extensions, output chunks of at
-//   most 2^31−1 bytes, only the trailer fields trailers.ts lets through — so no peer ever sees
-//   the size spellings, extensions or trailers another parser might read differently (issue 13,
-//   rows 5 and 6). Other bodies go out as they came.
+// - forward(…, out): the reader re-frames the body; the proxy sends every chunked body this way,
+//   in both directions (http-proxy.ts, upstream-connection.ts). A chunked body goes out in
+//   canonical chunked form — lowercase hex sizes without leading zeros, no chunk extensions,
+//   output chunks of at most 2^31−1 bytes, only the trailer fields trailers.ts lets through and
+//   the message's Connection does not name — so no peer ever sees the size spellings, extensions
+//   or trailers another parser might read differently (issue 13, rows 5 and 6). Other bodies go
+//   out as they came.
 // One reader per connection, reset per message: nothing is allocated per socket chunk; forward()
 // makes one small framing string per chunk and holds the trailer section (bounded) until it ends.
 
@@ -115,10 +118,17 @@ export class BodyReader {
   #trailers = '';
   /** forward(): the start of the trailer line in progress, read in an earlier call. */
   #line = '';
+  /** forward(): names the message's Connection header lists, dropped from its trailers too. */
+  #connectionNames: readonly string[] | null = null;
 
-  /** Starts a new message body. `length` is the Content-Length for LENGTH. */
-  reset(mode: BodyMode, length = 0): void {
+  /**
+   * Starts a new message body. `length` is the Content-Length for LENGTH. `connectionNames`: the
+   * lowercase field names the message's Connection header lists (trailers.ts connectionNames*):
+   * hop-by-hop for this message (RFC 9110 §7.6.1), so forward() drops trailer fields of those names.
+   */
+  reset(mode: BodyMode, length = 0, connectionNames: readonly string[] | null = null): void {
     this.mode = mode;
+    this.#connectionNames = connectionNames;
     this.remaining = length;
     this.error = null;
     this.#state = SIZE_FIRST;
@@ -235,7 +245,7 @@ export class BodyReader {
         }
         // chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ) (RFC 9112
         // §7.1.1), names tokens, values tokens or quoted-strings. Checked to the letter even though
-        // forward() drops extensions: read(…, null) passes them on, and a peer that reads a
+        // forward() drops extensions: read(…, null) would pass them on, and a peer that reads a
         // malformed one differently is how chunk smuggling works (a bare LF here is the classic).
         case EXT_BWS: {
           const c = buf[i]!;
@@ -380,10 +390,12 @@ export class BodyReader {
     return n.toString(16);
   }
 
-  /** One complete trailer line (with its CRLF): kept if trailers.ts allows its name. */
+  /** One complete trailer line (with its CRLF): kept if trailers.ts allows its name and Connection does not list it. */
   #keepTrailer(line: string): void {
     this.#line = '';
-    if (forwardableTrailer(line.slice(0, line.indexOf(':')).toLowerCase())) this.#trailers += line;
+    const name = line.slice(0, line.indexOf(':')).toLowerCase();
+    const named = this.#connectionNames;
+    if (forwardableTrailer(name) && (named === null || !named.includes(name))) this.#trailers += line;
   }
 
   /** A byte that breaks the extension grammar: a control character (a bare LF above all) is named as such. */

@@ -5,6 +5,13 @@
 // beyond the subarray a partial write needs (DESIGN §2.5). Heads are written as one string, and
 // the first body bytes ride in the same write.
 //
+// Content-Length bodies go through as received, in both directions. Chunked bodies go through
+// BodyReader.forward(), which re-frames them canonically and filters their trailers (issue 13 rows
+// 5 and 6); the request is its ChunkedOut. The pieces of one forward() call (size lines, small
+// spans, the trailer section; for a response's first read, the head before them) are copied into
+// one shared batch buffer and written once when the call returns, so a small chunked response
+// still leaves in one write; a span over COALESCE_BYTES is written from the read buffer (no copy).
+//
 // An Upgrade request (not h2c, which is stripped and sent as plain HTTP/1.1, as HAProxy and nginx
 // do) takes the same path on a server connection of its own that never goes back to the pool, and
 // holds the server like a tcp session. Only a 101 whose Upgrade matches what was asked becomes a
@@ -17,7 +24,8 @@ import type { FullproxyError } from '../errors.ts';
 import type { HttpConnection } from './client-connection.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import type { RequestLine } from './message-head.ts';
-import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
+import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink, type ChunkedOut } from './body-reader.ts';
+import { connectionNamesOf } from './trailers.ts';
 import { buildRequestHeaders, fieldLines, VIA, type RequestHead } from './headers.ts';
 import type { ResponseHead } from './response-head.ts';
 import { forwardedTarget } from './request-target.ts';
@@ -31,8 +39,28 @@ import { isFlushed, send } from '../net/direct-writes.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
-/** Head and first body bytes are copied into one buffer up to this size; larger bodies are written separately (corked). */
+/**
+ * Head and first body bytes are copied into one buffer up to this size; larger bodies are written
+ * separately (corked). Also the largest chunk-data span copied into the batch below: a larger one
+ * is written from the read buffer, a copy would cost more than the extra write.
+ */
 const COALESCE_BYTES = 16 * 1024;
+/** The batch buffer's size: a 64 KiB read of small chunks fits, framing included, most of the time. */
+const BATCH_BYTES = 64 * 1024 + 1024;
+
+/**
+ * Where the re-framed pieces of a chunked body gather until the write that ends one forward()
+ * call (ProxyRequest.onForward, #flushBatch). One for the process: it is filled and written within
+ * one synchronous call, so it is empty whenever another request can run. A write that has to wait
+ * (libuv keeps referencing the bytes) takes the buffer with it and a new one is allocated; a
+ * write that would queue behind other bytes gets a copy instead, so that happens at most once per
+ * backpressure spell.
+ */
+class WriteBatch {
+  bytes: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  used = 0;
+}
+const batch = new WriteBatch();
 
 const TE_CHUNKED = 'transfer-encoding: chunked\r\n';
 const CONN_CLOSE = 'connection: close\r\n';
@@ -46,7 +74,7 @@ function viaLine(head: ResponseHead): string {
   return head.via === null ? VIA_LINE : `via: ${head.via}, ${VIA}\r\n`;
 }
 
-export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySink, Attempt {
+export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySink, ChunkedOut, Attempt {
   readonly conn: HttpConnection;
   /**
    * The listener's newest generation when the request started (a reload routes the next request
@@ -91,6 +119,10 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   #pending: Buffer[] | null = null;
   /** The upstream connection was reused (a dead one gets one fresh retry). */
   #reused = false;
+  /** onForward() output goes to the server (the request body), else to the client: true only inside onRequestBody(). */
+  #toServer = false;
+  /** The response head waits in the batch for the first bytes of its chunked body (onResponseHead). */
+  #headHeld = false;
   /** The client connection stays open after this response. */
   keepAlive: boolean;
   responseStarted = false;
@@ -125,7 +157,8 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.#head =
       this.error !== null ? '' : `${line.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}${this.upgrade === null ? '' : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`}\r\n`;
     const body = conn.requestBody;
-    body.reset(h.chunked ? CHUNKED : h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
+    if (h.chunked) body.reset(CHUNKED, 0, connectionNamesOf(line.fields));
+    else body.reset(h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
     this.readingBody = this.error === null && !body.done;
   }
 
@@ -170,7 +203,19 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   /** Client bytes while the body is being received: returns where the body ended (-1: malformed). */
   onRequestBody(buf: Buffer, start: number, end: number): number {
     const body = this.conn.requestBody;
-    const e = body.read(buf, start, end, null);
+    let e: number;
+    if (body.mode === CHUNKED) {
+      this.#toServer = true;
+      e = body.forward(buf, start, end, this);
+      // On -1 the gathered pieces belong to a body that will never end: dropped, the server
+      // connection is aborted below, so the server never sees a last chunk.
+      if (e >= 0) this.#flushBatch();
+      else batch.used = 0;
+      this.#toServer = false;
+    } else {
+      e = body.read(buf, start, end, null);
+      if (e > start) this.#sendBody(start === 0 && e === buf.length ? buf : buf.subarray(start, e));
+    }
     if (e < 0) {
       this.ctx.log.info({ client: this.conn.info.clientAddress, reason: body.error }, 'bad request body');
       this.readingBody = false;
@@ -178,7 +223,6 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       this.#fail('bad-request', true);
       return -1;
     }
-    if (e > start) this.#sendBody(start === 0 && e === buf.length ? buf : buf.subarray(start, e));
     if (body.done) {
       this.readingBody = false;
       this.conn.session.inBody = false;
@@ -273,6 +317,14 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     } else conn.setDeadline(NO_DEADLINE, 0);
     const n = end - start;
     const headBytes = head.byteLength(extra);
+    if (mode === CHUNKED && this.sink === null) {
+      // Held in the batch: forward() appends the first body bytes, forwarded() writes both at once.
+      // A malformed first piece comes as onUpstreamError instead, before anything was sent.
+      this.#reserve(headBytes);
+      batch.used = head.writeTo(batch.bytes, batch.used, extra);
+      this.#headHeld = true;
+      return;
+    }
     let ok: boolean;
     if (n <= COALESCE_BYTES) {
       // One buffer, one write, one syscall: the head and the first body bytes.
@@ -302,6 +354,59 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   /** Decoded payload (HTTP/1.0 client): written as is, the connection's end delimits it. */
   onBodyData(buf: Buffer, start: number, end: number): void {
     this.onResponseBody(buf, start, end);
+  }
+
+  // ---- chunked bodies re-framed (ChunkedOut): the request body when #toServer, else the response body ----
+
+  /** Framing, then a span: small ones are copied into the batch, a large span is written from `buf` after it. */
+  onForward(framing: string, buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    const large = n > COALESCE_BYTES;
+    const copied = framing.length + (large ? 0 : n);
+    if (copied > 0) {
+      this.#reserve(copied);
+      let o = batch.used;
+      if (framing !== '') o += batch.bytes.write(framing, o, 'latin1');
+      if (!large && n > 0) o += buf.copy(batch.bytes, o, start, end);
+      batch.used = o;
+    }
+    if (large) {
+      this.#flushBatch();
+      this.#out(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+    }
+  }
+
+  /** One forward() call of the response body is over: its pieces go out in one write. */
+  forwarded(): void {
+    this.#flushBatch();
+  }
+
+  /** Room for `n` more bytes in the batch: what it holds is written first if they do not fit. */
+  #reserve(n: number): void {
+    if (batch.used + n <= batch.bytes.length) return;
+    this.#flushBatch();
+    // Only a head or a trailer section near its 64 KiB limit is larger: the batch grows for good.
+    if (n > batch.bytes.length) batch.bytes = Buffer.allocUnsafeSlow(n);
+  }
+
+  #flushBatch(): void {
+    const n = batch.used;
+    if (n === 0) return;
+    batch.used = 0;
+    this.#headHeld = false;
+    const socket = this.#toServer ? (this.upstream?.socket ?? null) : this.conn.socket;
+    if (socket === null || !isFlushed(socket)) {
+      // Kept for a server connection not ready yet, or queued behind other bytes: a copy of its own.
+      return this.#out(Buffer.from(batch.bytes.subarray(0, n)));
+    }
+    this.#out(batch.bytes.subarray(0, n));
+    // libuv keeps the bytes it could not write at once: the buffer belongs to that write now.
+    if (!isFlushed(socket)) batch.bytes = Buffer.allocUnsafeSlow(batch.bytes.length);
+  }
+
+  #out(bytes: Buffer): void {
+    if (this.#toServer) this.#sendBody(bytes);
+    else if (!send(this.conn.socket, bytes)) this.#pauseUpstream();
   }
 
   #pauseUpstream(): void {
@@ -349,6 +454,14 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   onUpstreamError(failure: Failure, detail: string): void {
+    // After a failed forward() its pieces are still in the batch (nothing else can be: the batch
+    // is empty between synchronous calls): dropped. A held head was never sent, so the client
+    // still gets a status (502) rather than a truncated response.
+    batch.used = 0;
+    if (this.#headHeld) {
+      this.#headHeld = false;
+      this.responseStarted = false;
+    }
     const server = this.server!;
     const reused = this.#reused;
     this.#releaseConnection(false);

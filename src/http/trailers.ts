@@ -1,5 +1,6 @@
 // Which trailer fields (the field section after a chunked body's last chunk) the proxy forwards,
-// in both directions (issue 13, row 5).
+// in both directions (issue 13, row 5): BodyReader.forward() asks forwardableTrailer() for each
+// trailer line, and drops the names the message's Connection lists as well (connectionNames*).
 //
 // RFC 9110 §6.5.1: fields that "describe message framing, routing, authentication, request
 // modifiers, response controls, or content format" must be known before the content, so a sender
@@ -51,4 +52,47 @@ export function forwardableTrailer(name: string): boolean {
   if (DROPPED.has(name) || name.includes('_')) return false;
   for (const p of DROPPED_PREFIXES) if (name.startsWith(p)) return name === 'content-digest';
   return true;
+}
+
+/**
+ * Trailer fields named by the message's own Connection header are hop-by-hop for that message
+ * (RFC 9110 §7.6.1), like the head's fields of those names that headers.ts and response-head.ts
+ * strip. These two find the names again for BodyReader.reset(), only for chunked messages (the
+ * head parsers do not keep them): from a request's flat [name, value, ...] list, and from a
+ * response head's bytes. close and keep-alive are options, not field names.
+ */
+export function connectionNamesOf(raw: readonly string[]): string[] | null {
+  let names: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') names = addNames(names, raw[i + 1]!);
+  }
+  return names;
+}
+
+/** The same for the head in `buf[start, end)` (a head response-head.ts accepted: CRLF lines, no space before a colon). */
+export function connectionNamesIn(buf: Buffer, start: number, end: number): string[] | null {
+  let names: string[] | null = null;
+  let pos = buf.indexOf(10, start) + 1; // past the status line
+  while (pos > 0 && pos < end - 2) {
+    const lineEnd = buf.indexOf(13, pos);
+    if (lineEnd - pos >= 11 && buf[pos + 10] === 58 && isConnection(buf, pos)) names = addNames(names, buf.toString('latin1', pos + 11, lineEnd));
+    pos = lineEnd + 2;
+  }
+  return names;
+}
+
+const CONNECTION = 'connection';
+
+function isConnection(buf: Buffer, pos: number): boolean {
+  for (let i = 0; i < 10; i++) if ((buf[pos + i]! | 0x20) !== CONNECTION.charCodeAt(i)) return false;
+  return true;
+}
+
+function addNames(names: string[] | null, value: string): string[] | null {
+  for (const t of value.split(',')) {
+    const tok = t.trim().toLowerCase();
+    if (tok !== '' && tok !== 'close' && tok !== 'keep-alive') (names ??= []).push(tok);
+  }
+  return names;
 }

@@ -2,6 +2,9 @@
 // head parser and the body framing of the request in flight. It reads responses and hands them to
 // the exchange (http-proxy.ts) that owns it between acquire and release; it never writes to the
 // client itself. One request at a time (no pipelining toward servers, like HAProxy and nginx).
+// Content-Length and close-delimited bodies are handed over as received; a chunked body goes
+// through BodyReader.forward(), which re-frames it canonically and filters its trailers (issue 13
+// rows 5 and 6), one forwarded() per read so the exchange writes each read's output once.
 //
 // A 101 Switching Protocols is handed to the exchange (onUpgrade), never read as HTTP: the
 // exchange either makes the connection a tunnel (startTunnel: from then on every read goes to the
@@ -10,7 +13,8 @@
 import type { OnReadOpts, Socket } from 'node:net';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
-import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink } from './body-reader.ts';
+import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink, type ChunkedOut } from './body-reader.ts';
+import { connectionNamesIn } from './trailers.ts';
 import { findHeadEnd, hasBareLfHeadEnd } from './message-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Failure } from './status.ts';
@@ -18,20 +22,33 @@ import type { Failure } from './status.ts';
 /** A response head larger than this is a bad response (nginx's default large buffer is 8–32 KiB). */
 const MAX_RESPONSE_HEAD = 64 * 1024;
 
-/** The request using a connection: what it is told about the response. */
-export interface UpstreamExchange {
+/**
+ * The request using a connection: what it is told about the response. As the ChunkedOut of a
+ * chunked body (when `sink` is null) it gets the re-framed body from BodyReader.forward(), then
+ * forwarded() once per read: write what was gathered.
+ */
+export interface UpstreamExchange extends ChunkedOut {
   /** The request was HEAD: the response has no body whatever its headers say. */
   readonly isHead: boolean;
   /** True when nothing of the bytes handed over so far is still queued (read buffers can be reused). */
   flushed(): boolean;
-  /** Payload receiver when the body must be decoded (HTTP/1.0 client and a chunked response); null forwards bytes as received. */
+  /** Payload receiver when the body must be decoded (HTTP/1.0 client and a chunked response); null forwards the body. */
   readonly sink: BodySink | null;
   /** An informational (1xx) response other than 101, before the final one (valid until the next scan). */
   onInformational(head: ResponseHead): void;
-  /** The final response head; `buf[start, end)` is the first piece of its body when forwarded as is. */
+  /**
+   * The final response head; `buf[start, end)` is the first piece of its body (Content-Length or
+   * close-delimited, `sink` null). For a chunked body forwarded re-framed the span is empty: the
+   * exchange holds the head, the first piece follows through onForward() and forwarded(), so head
+   * and first bytes still make one write; if that piece is malformed, onUpstreamError comes
+   * instead of forwarded() and the head was never sent (a 502 is still possible) unless chunk data
+   * too large to copy came before the error and pushed it out.
+   */
   onResponseHead(head: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void;
-  /** More body bytes as received (only when `sink` is null). */
+  /** More body bytes as received (Content-Length or close-delimited body, `sink` null). */
   onResponseBody(buf: Buffer, start: number, end: number): void;
+  /** The end of one forward() call's output (chunked body, `sink` null): write what onForward() gathered. */
+  forwarded(): void;
   onResponseEnd(): void;
   /** The connection failed before the response was complete. */
   onUpstreamError(failure: Failure, detail: string): void;
@@ -202,13 +219,21 @@ export class UpstreamConnection {
       else mode = head.contentLength >= 0 ? LENGTH : UNTIL_CLOSE;
       this.reusable = !head.close && (head.minor === 1 || head.keepAlive) && mode !== UNTIL_CLOSE;
       this.keepAliveMs = head.keepAliveTimeoutMs;
-      this.body.reset(mode, head.contentLength);
       this.#inBody = true;
       if (ex.sink !== null) {
+        this.body.reset(mode, head.contentLength);
         ex.onResponseHead(head, mode, buf, end, end);
         if (this.exchange !== ex) return;
         return this.#body(ex, buf, end);
       }
+      if (mode === CHUNKED) {
+        // Trailers named in the response's Connection are dropped too (a scan of the head, chunked only).
+        this.body.reset(mode, 0, connectionNamesIn(buf, start, end));
+        ex.onResponseHead(head, mode, buf, end, end);
+        if (this.exchange !== ex) return;
+        return this.#body(ex, buf, end);
+      }
+      this.body.reset(mode, head.contentLength);
       const e = this.body.read(buf, end, buf.length, null);
       if (e < 0) return this.#fail(ex, 'bad-response', this.body.error ?? 'bad body');
       ex.onResponseHead(head, mode, buf, end, e);
@@ -220,13 +245,22 @@ export class UpstreamConnection {
 
   #body(ex: UpstreamExchange, buf: Buffer, start: number): void {
     const sink = ex.sink;
-    const e = this.body.read(buf, start, buf.length, sink);
-    if (e < 0) return this.#fail(ex, 'bad-response', this.body.error ?? 'bad body');
-    if (sink === null && e > start) {
-      ex.onResponseBody(buf, start, e);
+    const body = this.body;
+    let e: number;
+    if (sink === null && body.mode === CHUNKED) {
+      e = body.forward(buf, start, buf.length, ex);
+      if (e < 0) return this.#fail(ex, 'bad-response', body.error ?? 'bad body');
+      ex.forwarded();
       if (this.exchange !== ex) return;
+    } else {
+      e = body.read(buf, start, buf.length, sink);
+      if (e < 0) return this.#fail(ex, 'bad-response', body.error ?? 'bad body');
+      if (sink === null && e > start) {
+        ex.onResponseBody(buf, start, e);
+        if (this.exchange !== ex) return;
+      }
     }
-    if (this.body.done) this.#complete(ex, e < buf.length);
+    if (body.done) this.#complete(ex, e < buf.length);
   }
 
   #complete(ex: UpstreamExchange, extraBytes: boolean): void {

@@ -28,11 +28,11 @@ interface Forwarded {
  * no gap or overlap; each call carries framing or data; a framing-only call comes last in its
  * forward() call; the return value is read()'s.
  */
-function forwardAll(data: Buffer, cuts: readonly number[], mode: BodyMode = CHUNKED, length = 0): Forwarded {
+function forwardAll(data: Buffer, cuts: readonly number[], mode: BodyMode = CHUNKED, length = 0, connectionNames: string[] | null = null): Forwarded {
   const reader = new BodyReader();
-  reader.reset(mode, length);
+  reader.reset(mode, length, connectionNames);
   const twin = new BodyReader(); // read() on the same pieces: the same indexes and errors
-  twin.reset(mode, length);
+  twin.reset(mode, length, connectionNames);
   let output = '';
   let calls = 0;
   let lo = 0;
@@ -121,6 +121,21 @@ test('row 5: framing, routing and proxy-owned trailers are dropped, the rest kep
       'Content-Digest: sha-256=:x:\r\nX-Sum:42\r\ngrpc-status: 0\r\nExpect: 100-continue\r\nUpgrade: h2c\r\nProxy-Authorization: x\r\nx-empty:\r\n\r\n',
     '3\r\nabc\r\n0\r\nServer-Timing: total;dur=12\r\nContent-Digest: sha-256=:x:\r\nX-Sum:42\r\ngrpc-status: 0\r\nx-empty:\r\n\r\n',
   );
+});
+
+test('row 5: trailers named by the message Connection header are dropped as well; the names are per message', () => {
+  const input = bytes('3\r\nabc\r\n0\r\nX-Hop: 1\r\nx-other: 2\r\nServer-Timing: a\r\n\r\n');
+  for (const cuts of [[], [15], [17, 22, 30]]) {
+    assert.equal(forwardAll(input, cuts, CHUNKED, 0, ['x-hop', 'x-other']).output, '3\r\nabc\r\n0\r\nServer-Timing: a\r\n\r\n');
+    assert.equal(forwardAll(input, cuts, CHUNKED, 0, null).output, '3\r\nabc\r\n0\r\nX-Hop: 1\r\nx-other: 2\r\nServer-Timing: a\r\n\r\n');
+  }
+  // reset() without names forgets the previous message's
+  const reader = new BodyReader();
+  reader.reset(CHUNKED, 0, ['x-hop']);
+  reader.reset(CHUNKED);
+  let out = '';
+  reader.forward(input, 0, input.length, { onForward: (f, b, s, e) => (out += f + b.toString('latin1', s, e)) });
+  assert.ok(out.includes('X-Hop: 1\r\n'));
 });
 
 test('malformed extensions and over-long size lines are refused by forward(), at the same byte as read()', () => {

@@ -2,7 +2,7 @@
 // control the response or describe the content never pass; application trailers do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forwardableTrailer } from '../../../src/http/trailers.ts';
+import { connectionNamesIn, connectionNamesOf, forwardableTrailer } from '../../../src/http/trailers.ts';
 import { HOP_BY_HOP } from '../../../src/http/headers.ts';
 
 test('framing, hop-by-hop, routing and proxy-owned names are dropped', () => {
@@ -23,4 +23,19 @@ test('application trailers pass', () => {
   for (const name of ['server-timing', 'content-digest', 'repr-digest', 'digest', 'grpc-status', 'grpc-message', 'grpc-status-details-bin', 'x-checksum', 'x-ok', 'etag-like', 'hosts', 'x-via', 'viaduct']) {
     assert.equal(forwardableTrailer(name), true, name);
   }
+});
+
+test('the names a Connection header lists, from a request field list and from response head bytes', () => {
+  assert.equal(connectionNamesOf(['Host', 'a', 'Connection', 'close']), null);
+  assert.deepEqual(connectionNamesOf(['Connection', 'X-Hop, close', 'Host', 'a', 'connection', ' keep-alive ,TE,, x-b ']), ['x-hop', 'te', 'x-b']);
+  assert.equal(connectionNamesOf(['X-Connection', 'x-hop', 'Connections', 'x-b']), null);
+  const head = (lines: string) => Buffer.from(`xxHTTP/1.1 200 OK\r\n${lines}\r\nyy`, 'latin1');
+  const names = (lines: string) => {
+    const b = head(lines);
+    return connectionNamesIn(b, 2, b.length - 2);
+  };
+  assert.equal(names('Transfer-Encoding: chunked\r\n'), null);
+  assert.equal(names('Connection: keep-alive\r\nConnection:close\r\n'), null);
+  assert.deepEqual(names('CONNECTION: X-Hop, close\r\nServer: s\r\nconnection:\tx-b\t\r\n'), ['x-hop', 'x-b']);
+  assert.equal(names('X-Connection: x-hop\r\nConnections: x-b\r\nConnectionx: y\r\n'), null);
 });
