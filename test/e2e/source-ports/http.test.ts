@@ -93,7 +93,10 @@ test('http, queue: 40 concurrent slow requests, 10 ports → never more than 10 
     const port = p.addr('h').port;
     const rs = await burst(port, 40);
     const t = tally(rs);
-    assert.equal((t['200'] ?? 0) + (t['503 source-exhausted'] ?? 0), 40, JSON.stringify(t));
+    // A waiter gives up after queueTimeout either way: waiting for a source port (source-exhausted)
+    // or, once every port is held by a pooled connection, for one of those connections
+    // (pools[].timeouts.queue, also 1 s: queue-timeout). Which one depends on the machine's speed.
+    assert.equal((t['200'] ?? 0) + (t['503 source-exhausted'] ?? 0) + (t['503 queue-timeout'] ?? 0), 40, JSON.stringify(t));
     assert.ok((t['200'] ?? 0) >= 10, JSON.stringify(t));
     for (const r of rs) if (r.status === 503) assert.ok(r.ms >= QUEUE_MS - 20, `503 after ${r.ms} ms: only after waiting queueTimeout`);
     assert.ok(b.maxOpen() <= 10, `server saw ${b.maxOpen()} connections at once`);
