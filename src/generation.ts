@@ -16,6 +16,7 @@ import type { SessionTable } from './session/session-table.ts';
 import type { ListenerCounters } from './listener/counters.ts';
 import type { Server } from './pool/server.ts';
 import { ListenerSettings } from './listener/listener.ts';
+import { EXPIRY_WARNING_MS, buildListenerTls } from './listener/tls.ts';
 import { Pool } from './pool/pool.ts';
 import { PoolConnector, sameJson } from './pool/connector.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
@@ -73,18 +74,21 @@ export class Generation {
         this.upstreams.set(server, kept ?? new ServerConnections(server, pc, connector));
       }
     }
-    for (const lc of config.listeners) {
+    config.listeners.forEach((lc, i) => {
       const pool = this.#pool(lc.pool);
+      // Certificates are read here, so a reload swaps them with the rest of the listener's settings;
+      // a file gone bad since load.ts checked it throws, and the reload fails with nothing changed.
+      const tls = lc.tls === undefined ? null : buildListenerTls(lc, `listeners[${i}]`);
       const llog = log.child({ listener: lc.name });
       const counters = host.countersFor(lc.name);
       switch (lc.protocol) {
         case 'tcp':
-          this.listeners.set(lc.name, new ListenerSettings(lc, new TcpProxy(lc, pool, this.connectors.get(pool)!, host.sessions, counters, llog, config.logging.access), config.limits.onFull));
+          this.listeners.set(lc.name, new ListenerSettings(lc, new TcpProxy(lc, pool, this.connectors.get(pool)!, host.sessions, counters, llog, config.logging.access), config.limits.onFull, tls));
           break;
         case 'http': {
           const http = new HttpListener(lc, host.slotFor(lc.name), this.pools, this.connectors, this.upstreams, host.sessions, counters, llog, config.logging.access);
           this.httpListeners.push(http);
-          this.listeners.set(lc.name, new ListenerSettings(lc, http, config.limits.onFull));
+          this.listeners.set(lc.name, new ListenerSettings(lc, http, config.limits.onFull, tls));
           break;
         }
         case 'udp':
@@ -94,7 +98,7 @@ export class Generation {
           throw new Error(`unknown protocol ${String(never)}`);
         }
       }
-    }
+    });
   }
 
   #pool(name: string): Pool {
@@ -105,6 +109,15 @@ export class Generation {
 
   /** Warnings about this config worth a log line at start and at every reload. */
   warnings(log: Logger): void {
+    const soon = Date.now() + EXPIRY_WARNING_MS;
+    for (const [name, settings] of this.listeners) {
+      for (const c of settings.tls?.certificates ?? []) {
+        if (c.notAfter < soon) log.warn({ listener: name, certificate: c.file, subject: c.subject, notAfter: new Date(c.notAfter).toISOString() }, c.notAfter < Date.now() ? 'TLS certificate has expired' : 'TLS certificate expires within 30 days');
+      }
+      for (const c of settings.tls?.unserved ?? []) {
+        log.warn({ listener: name, certificate: c.file, names: c.names }, 'TLS certificate not served: an earlier certificate has the same names and a key of the same type (or the names are not the first certificate\'s: only those may have an RSA and an ECDSA certificate)');
+      }
+    }
     for (const lc of this.config.listeners) {
       if (lc.protocol !== 'http') continue;
       for (const name of new Set([lc.pool, ...lc.routes.map((r) => r.pool)])) {

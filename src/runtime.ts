@@ -134,7 +134,7 @@ export class Runtime implements AdminView {
   // ---- AdminView ----
 
   listenerViews(): ListenerView[] {
-    return [...this.listeners.values()].map((l) => ({ name: l.name, protocol: l.config.protocol, counters: l.counters }));
+    return [...this.listeners.values()].map((l) => ({ name: l.name, protocol: l.config.protocol, counters: l.counters, certificates: l.settings.tls?.certificates ?? [] }));
   }
 
   poolList(): Pool[] {

@@ -44,6 +44,15 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'fullproxy_listener_idle_resets_total', help: 'Sessions reset by the idle timeout', type: 'counter', labels: listenerLabels, read: perListener((p, l) => p.sessions.idleResets.get(l.name) ?? 0) },
   { name: 'fullproxy_listener_proxy_header_errors_total', help: 'Inbound PROXY headers rejected', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.proxyHeaderErrors) },
   { name: 'fullproxy_listener_tls_handshake_errors_total', help: 'TLS handshakes failed', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.tlsHandshakeErrors) },
+  {
+    name: 'fullproxy_listener_tls_certificate_expiry_seconds',
+    help: 'Unix time when the served certificate expires (alert on it minus time())',
+    type: 'gauge',
+    labels: ['listener', 'certificate', 'subject'],
+    read: (p, set) => {
+      for (const l of p.listenerViews()) for (const c of l.certificates) set({ listener: l.name, certificate: c.file, subject: c.subject }, Math.floor(c.notAfter / 1000));
+    },
+  },
   { name: 'fullproxy_listener_cx_rejected_acl_total', help: 'Connections closed by an ACL deny', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.rejectedAcl) },
   { name: 'fullproxy_listener_cx_rejected_limits_total', help: 'Connections closed over a limit', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.rejectedLimits) },
   { name: 'fullproxy_listener_accept_errors_total', help: 'Accept errors (EMFILE, ENFILE, ...)', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.acceptErrors) },

@@ -5,6 +5,7 @@ import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
 import type { SourcePortStats } from '../pool/connector.ts';
 import type { ListenerCounters } from '../listener/counters.ts';
+import type { CertificateInfo } from '../listener/tls.ts';
 import type { SessionTable } from '../session/session-table.ts';
 
 /** SPEC `config.lastReload`. */
@@ -21,6 +22,8 @@ export interface ListenerView {
   readonly name: string;
   readonly protocol: string;
   readonly counters: ListenerCounters;
+  /** Certificates the listener serves now (empty without `tls`). */
+  readonly certificates: readonly CertificateInfo[];
 }
 
 /** What a pool's server connection set shows (http listeners; absent for pools only tcp uses). */

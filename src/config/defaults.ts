@@ -34,6 +34,7 @@ export const DEFAULTS = {
      * `X-Forwarded-For` to one HTTP_X_FORWARDED_FOR, so a client could spoof what the proxy sets.
      */
     underscoresInHeaders: 'drop',
+    /** TLS 1.2 minimum (SPEC); a silent client holds a socket at most this long; ALPN: http listeners' default (tcp listeners offer none unless configured). */
     tls: { minVersion: 'TLSv1.2', handshakeTimeout: 10_000, alpn: ['http/1.1'] },
   },
   pool: {

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Config } from './schema.ts';
 import { validateConfig } from './validate.ts';
+import { readFailure } from './read-failure.ts';
+import { readCertificates } from '../listener/tls.ts';
 
 export type LoadResult = { ok: true; config: Config; path: string } | { ok: false; errors: string[] };
 export type LoadObjectResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -39,6 +41,15 @@ export function loadConfigObject(input: unknown, baseDir: string): LoadObjectRes
   if (!result.ok) return result;
   const config = result.config; // a fresh object from zod, ours to finish before it is frozen
   const here = (file: string): string => (isAbsolute(file) ? file : resolve(baseDir, file));
+  // Certificate files are checked here, the one path `check`, start and reload share, so all three
+  // refuse a missing or mismatched pair with its JSON path and file (generation.ts reads them again).
+  const errors: string[] = [];
+  config.listeners.forEach((listener, l) => {
+    if (listener.tls === undefined) return;
+    const r = readCertificates(listener.tls.certificates, `listeners[${l}].tls`, here);
+    if (!r.ok) errors.push(...r.errors);
+  });
+  if (errors.length > 0) return { ok: false, errors };
   for (const listener of config.listeners) {
     for (const certificate of listener.tls?.certificates ?? []) {
       certificate.cert = here(certificate.cert);
@@ -61,19 +72,6 @@ export function deepFreeze<T>(value: T): T {
   Object.freeze(value);
   for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
   return value;
-}
-
-const READ_FAILURES: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a parent of it is not a directory',
-};
-
-function readFailure(err: unknown): string {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-  return READ_FAILURES[code] ?? (err instanceof Error ? err.message : String(err));
 }
 
 /**

@@ -46,12 +46,13 @@ const cidr = z.string().refine(
 const port = z.int().min(1).max(65535);
 const keepAlive = z.union([z.literal(false), duration]);
 
-/** Refused until TLS offload (issue 15). */
+/** TLS termination (listener/tls.ts); files are checked by load.ts, `"h2"` refused by validate.ts. */
 const listenerTls = z.strictObject({
   certificates: z.array(z.strictObject({ cert: z.string(), key: z.string() })).min(1),
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default(DEFAULTS.listener.tls.minVersion),
   handshakeTimeout: duration.default(DEFAULTS.listener.tls.handshakeTimeout),
-  alpn: z.array(z.enum(['h2', 'http/1.1'])).default([...DEFAULTS.listener.tls.alpn]),
+  // Absent: http listeners offer http/1.1, tcp listeners nothing (listenerAlpn in listener/tls.ts).
+  alpn: z.array(z.enum(['h2', 'http/1.1'])).optional(),
 });
 
 const listener = z.strictObject({

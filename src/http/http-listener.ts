@@ -66,7 +66,7 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
   readonly router: Router;
   readonly forwarded: ForwardedPolicy;
   readonly underscoresInHeaders: UnderscoresInHeaders;
-  readonly proto: 'http' | 'https' = 'http';
+  readonly proto: 'http' | 'https';
   readonly pools: ReadonlyMap<string, Pool>;
   readonly upstreams: ReadonlyMap<Server, ServerConnections>;
   readonly connectors: ReadonlyMap<Pool, PoolConnector>;
@@ -90,6 +90,8 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     this.router = new Router(cfg);
     this.forwarded = new ForwardedPolicy(cfg.forwardedHeaders);
     this.underscoresInHeaders = cfg.underscoresInHeaders ?? DEFAULTS.listener.underscoresInHeaders;
+    // X-Forwarded-Proto: what the client spoke to us (the listener terminates TLS or does not).
+    this.proto = cfg.tls === undefined ? 'http' : 'https';
     this.pools = pools;
     this.upstreams = upstreams;
     this.connectors = connectors;

@@ -12,6 +12,7 @@ import { Acl } from './acl.ts';
 import { CidrList } from '../net/cidr.ts';
 import { readProxyHeader } from './proxy-header-reader.ts';
 import { ListenerCounters } from './counters.ts';
+import { TlsHandshakes, type ListenerTls } from './tls.ts';
 
 /** What a protocol does with an accepted, vetted client socket (still paused). */
 export interface ProtocolHandler {
@@ -31,10 +32,13 @@ export class ListenerSettings {
   readonly proxyFrom: CidrList | null;
   readonly proxyTimeout: number;
   readonly resetOldestWhenFull: boolean;
+  /** Certificates and TLS options when the listener terminates TLS (built by tls.ts); null = plain text. */
+  readonly tls: ListenerTls | null;
 
-  constructor(cfg: ListenerConfig, handler: ProtocolHandler, onFull: 'refuse' | 'reset-oldest-idle') {
+  constructor(cfg: ListenerConfig, handler: ProtocolHandler, onFull: 'refuse' | 'reset-oldest-idle', tls: ListenerTls | null = null) {
     this.config = cfg;
     this.handler = handler;
+    this.tls = tls;
     this.acl = new Acl(cfg.acl);
     this.proxyFrom = cfg.acceptProxyProtocol === undefined ? null : new CidrList(cfg.acceptProxyProtocol.from);
     this.proxyTimeout = cfg.acceptProxyProtocol?.timeout ?? 0;
@@ -61,6 +65,8 @@ export class Listener {
   readonly #server: NetServer;
   readonly #table: SessionTable;
   readonly #log: Logger;
+  /** TLS handshakes in progress on this socket, whatever generation accepted them. */
+  readonly #handshakes: TlsHandshakes;
   #settings: ListenerSettings;
   /** The bound address when it is a specific one: then no getsockname() per connection is needed. */
   #boundLocal: { address: string; port: number } | null = null;
@@ -72,6 +78,7 @@ export class Listener {
     this.#settings = settings;
     this.#table = table;
     this.#log = log;
+    this.#handshakes = new TlsHandshakes(this.name, counters, log);
     // allowHalfOpen: a client's FIN must not close our side (half-close is forwarded, issue 2 §3).
     // pauseOnConnect: nothing is read until a server connection exists to take it.
     this.#server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
@@ -173,10 +180,21 @@ export class Listener {
           return;
         }
         if (socket.destroyed) return;
-        settings.handler.handle(socket, o.info);
+        this.#handOff(settings, socket, o.info);
       });
       return;
     }
-    settings.handler.handle(socket, info);
+    this.#handOff(settings, socket, info);
+  }
+
+  /** Last step of the pipeline: TLS first when the listener terminates it, then the protocol's handler. */
+  #handOff(settings: ListenerSettings, socket: Socket, info: ClientInfo): void {
+    if (settings.tls === null) settings.handler.handle(socket, info);
+    else this.#handshakes.start(socket, info, settings.tls, settings.handler);
+  }
+
+  /** TLS handshakes in progress (tests). */
+  get handshaking(): number {
+    return this.#handshakes.size;
   }
 }

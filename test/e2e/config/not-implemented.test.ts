@@ -73,7 +73,7 @@ test('check: the SPEC example lists every refused key, and only those', () => {
   const r = cli('check', '--config', join(ROOT, 'test/fixtures/config/invalid/not-implemented-spec-example.json'));
   assert.equal(r.status, 1);
   assert.deepEqual(r.stderr.trim().split('\n'), [
-    'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it',
+    'listeners[0].tls.alpn[0]: "h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"',
     'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
     HEALTH_LINE,
     'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
@@ -91,11 +91,14 @@ test('start with pools[0].healthCheck: exit 1, the line on stderr, nothing liste
   assert.ok(await portIsFree(port!), 'the port is still free');
 });
 
-test('start with a tls listener: exit 1, never served as plaintext', async () => {
+test('start with a tls listener whose files are missing: exit 1 with the paths, never served as plaintext', async () => {
   const [port] = await freePorts(1);
   const r = await start(writeConfig(config(port!, { protocol: 'http', tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }] } })));
   assert.equal(r.code, 1, `exit code (null: still running)\n${r.stdout}${r.stderr}`);
-  assert.deepEqual(r.stderr.trim().split('\n'), ['listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it']);
+  assert.deepEqual(r.stderr.trim().split('\n'), [
+    'listeners[0].tls.certificates[0].cert: cannot read site.crt: no such file or directory',
+    'listeners[0].tls.certificates[0].key: cannot read site.key: no such file or directory',
+  ]);
   assert.ok(await portIsFree(port!), 'the port is still free');
 });
 

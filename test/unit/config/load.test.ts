@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { makePki } from '../../helpers/certs.ts';
 import { deepFreeze, jsonErrorOffset, lineColumn, loadConfigFile, loadConfigObject } from '../../../src/config/load.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,7 +29,7 @@ const plain = {
   ],
 };
 
-// TLS blocks name files relative to the config file; until TLS exists (issue 15) they are refused.
+// TLS blocks name files relative to the config file; pool tls (re-encryption, issue 15) is refused.
 const withTls = {
   listeners: [
     {
@@ -46,16 +47,35 @@ const withTls = {
 };
 
 describe('loadConfigFile', () => {
-  it('refuses tls blocks, listener and pool, with their JSON paths (TLS is issue 15)', () => {
+  it('refuses pool tls blocks with their JSON paths (re-encryption is issue 15)', () => {
     const path = write('site/conf/fullproxy.json', withTls);
     assert.deepEqual(loadConfigFile(path), {
       ok: false,
       errors: [
-        'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it',
         'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
         'pools[1].tls: not implemented yet (TLS to servers: issue 15); remove it',
       ],
     });
+  });
+
+  it('listener certificates: missing, unreadable and mismatched files are errors with the JSON path and the file as written', () => {
+    const pki = makePki();
+    const one = pki.leaf('one', ['one.test']);
+    const two = pki.leaf('two', ['two.test']);
+    const dir = join(pki.dir, 'conf');
+    mkdirSync(dir);
+    const config = (certificates: unknown): unknown => ({ listeners: [{ name: 'web', listen: '127.0.0.1:0', protocol: 'http', pool: 'app', tls: { certificates } }], pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }] }] });
+    const good = loadConfigObject(config([{ cert: '../one.crt', key: '../one.key' }]), dir);
+    assert.ok(good.ok, good.ok ? '' : good.errors.join('\n'));
+    assert.equal(good.config.listeners[0]?.tls?.certificates[0]?.cert, one.cert); // resolved against the config's directory
+    const bad = loadConfigObject(config([{ cert: '../one.crt', key: '../one.key' }, { cert: 'certs/x.crt', key: 'certs/x.key' }, { cert: two.cert, key: one.key }, { cert: '../one.key', key: '../one.crt' }]), dir);
+    assert.deepEqual(bad.ok ? [] : bad.errors, [
+      'listeners[0].tls.certificates[1].cert: cannot read certs/x.crt: no such file or directory',
+      'listeners[0].tls.certificates[1].key: cannot read certs/x.key: no such file or directory',
+      `listeners[0].tls.certificates[2].key: ${one.key} does not match the certificate ${two.cert} (listeners[0].tls.certificates[2].cert)`,
+      'listeners[0].tls.certificates[3].cert: ../one.key is not a PEM certificate',
+      'listeners[0].tls.certificates[3].key: ../one.crt is not a PEM private key (encrypted keys are not supported)',
+    ]);
   });
 
   it('returns the absolute path even when given a relative one', () => {

@@ -111,7 +111,8 @@ describe('defaults', () => {
     );
     assert.ok(result.success);
     const config = result.data;
-    assert.deepEqual(config.listeners[0]?.tls, { certificates: [{ cert: 'a.crt', key: 'a.key' }], minVersion: 'TLSv1.2', handshakeTimeout: 10_000, alpn: ['http/1.1'] });
+    // alpn stays absent: its default depends on the protocol (listener/tls.ts listenerAlpn).
+    assert.deepEqual(config.listeners[0]?.tls, { certificates: [{ cert: 'a.crt', key: 'a.key' }], minVersion: 'TLSv1.2', handshakeTimeout: 10_000 });
     assert.deepEqual(config.pools[0]?.healthCheck, { type: 'http', path: '/', interval: 2_000, timeout: 1_000, rise: 2, fall: 3, expectStatus: '200-399' });
     assert.deepEqual(config.pools[0]?.persistence, { type: 'cookie', name: 'FPSRV' });
   });
@@ -248,8 +249,7 @@ describe('underscoresInHeaders (issue 13 row 8)', () => {
 describe('keys not implemented yet are refused with their JSON path (SPEC: the config never lies)', () => {
   // One row per refused key: [where, listener overrides, pool overrides, the one expected line].
   const cases: [string, Record<string, unknown>, Record<string, unknown>, string][] = [
-    ['listeners[].tls', { protocol: 'http', tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }] } }, {}, 'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it'],
-    ['listeners[].tls on tcp', { tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }] } }, {}, 'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it'],
+    ['listeners[].tls.alpn "h2" on http', { protocol: 'http', tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }], alpn: ['http/1.1', 'h2'] } }, {}, 'listeners[0].tls.alpn[1]: "h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"'],
     ['listeners[].protocol "udp"', { protocol: 'udp' }, {}, 'listeners[0].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"'],
     ['listeners[].limits.perClient', { limits: { maxConnections: 100, perClient: { maxConnections: 10, newPerSecond: 5 } } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
     ['listeners[].limits.perClient, empty', { limits: { perClient: {} } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
@@ -268,8 +268,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   }
 
   it('one line per refused block, never also what is wrong inside it', () => {
-    assert.deepEqual(errorsOf(minimal({ tls: 'yes', limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { healthCheck: { type: 'icmp' }, persistence: null, tls: [], slowStart: 'soon' })), [
-      'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it',
+    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { healthCheck: { type: 'icmp' }, persistence: null, tls: [], slowStart: 'soon' })), [
       'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
       'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it',
       'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
@@ -281,7 +280,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   it('the rest of the file is still checked in the same pass, lines in document order', () => {
     const input = {
       listeners: [
-        { name: 'web', listen: '127.0.0.1:8080', protocol: 'http', pool: 'ap', tls: { certificates: [] } },
+        { name: 'web', listen: '127.0.0.1:8080', protocol: 'http', pool: 'ap', limits: { perClient: {} } },
         { name: 'web', listen: '127.0.0.1:8081', protocol: 'tcp', pool: 'app' },
       ],
       pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], healthCheck: { type: 'tcp' } }],
@@ -289,7 +288,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     // Cross-references (pass 2) run: the refused keys are not shape errors.
     assert.deepEqual(errorsOf(input), [
       'listeners[0].pool: no pool named "ap"',
-      'listeners[0].tls: not implemented yet (TLS offload: issue 15); remove it',
+      'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
       'listeners[1].name: duplicate name "web"',
       'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it',
     ]);
@@ -316,6 +315,11 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'listeners[1].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"',
       'pools[1].persistence: not implemented yet (persistence: issue 16); remove it',
     ]);
+  });
+
+  it('a tcp listener may offer h2 through ALPN: its server speaks what it is given', () => {
+    const r = validateConfig(minimal({ protocol: 'tcp', tls: { certificates: [{ cert: 'a.crt', key: 'a.key' }], alpn: ['h2'] } }));
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
   });
 
   it('implemented neighbours pass: backup servers, PROXY protocol both ways, acl, source, limits without perClient', () => {
@@ -377,6 +381,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'listeners[].timeouts.clientIdle', 'listeners[].timeouts.requestHeaders', 'listeners[].timeouts.requestBody', 'listeners[].timeouts.httpKeepAlive',
       'listeners[].idleReset', 'listeners[].tcpKeepAlive', 'listeners[].limits.maxConnections', 'listeners[].limits.maxHeaderBytes',
       'listeners[].acl[].action', 'listeners[].acl[].source',
+      'listeners[].tls.certificates[].cert', 'listeners[].tls.certificates[].key', 'listeners[].tls.minVersion', 'listeners[].tls.handshakeTimeout', 'listeners[].tls.alpn',
       'pools[].name', 'pools[].scheduler', 'pools[].servers[].address', 'pools[].servers[].weight', 'pools[].servers[].maxConnections', 'pools[].servers[].backup',
       'pools[].sendProxyProtocol', 'pools[].timeouts.connect', 'pools[].timeouts.serverIdle', 'pools[].timeouts.response', 'pools[].timeouts.queue',
       'pools[].tcpKeepAlive', 'pools[].connectionPool.maxIdlePerServer', 'pools[].connectionPool.idleTimeout', 'pools[].connectionPool.reuse',
