@@ -31,6 +31,8 @@ export interface GenerationHost {
   countersFor(listener: string): ListenerCounters;
   /** The http listener name's slot: which generation takes its new requests. */
   slotFor(listener: string): ListenerSlot;
+  /** The listener name's TLS session-ticket keys: kept across reloads, so resumption survives them. */
+  ticketKeysFor(listener: string): Buffer;
 }
 
 /**
@@ -78,7 +80,7 @@ export class Generation {
       const pool = this.#pool(lc.pool);
       // Certificates are read here, so a reload swaps them with the rest of the listener's settings;
       // a file gone bad since load.ts checked it throws, and the reload fails with nothing changed.
-      const tls = lc.tls === undefined ? null : buildListenerTls(lc, `listeners[${i}]`);
+      const tls = lc.tls === undefined ? null : buildListenerTls(lc, `listeners[${i}]`, host.ticketKeysFor(lc.name));
       const llog = log.child({ listener: lc.name });
       const counters = host.countersFor(lc.name);
       switch (lc.protocol) {

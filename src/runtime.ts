@@ -23,6 +23,7 @@ import type { ListenerSlot } from './http/http-listener.ts';
 import type { AdminView, ListenerView, ReloadResult, ReloadStatus } from './admin/view.ts';
 import type { Session } from './session/session.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
 import { loadConfigFile } from './config/load.ts';
 import { Generation } from './generation.ts';
 import { Listener, listenerOf } from './listener/listener.ts';
@@ -53,6 +54,8 @@ export class Runtime implements AdminView {
   configPath: string | null;
   /** Listener counters by name: they outlive generations and a change of address. */
   readonly #counters = new Map<string, ListenerCounters>();
+  /** TLS session-ticket keys by listener name (48 random bytes, made once per process). */
+  readonly #ticketKeys = new Map<string, Buffer>();
   /** http listeners by name: the generation that takes new requests, and the drain flag. */
   readonly #slots = new Map<string, ListenerSlot>();
   /** Listeners no longer in the config (or at an old address), draining their sessions. */
@@ -96,6 +99,12 @@ export class Runtime implements AdminView {
     let s = this.#slots.get(listener);
     if (s === undefined) this.#slots.set(listener, (s = { current: null, draining: false }));
     return s;
+  }
+
+  ticketKeysFor(listener: string): Buffer {
+    let k = this.#ticketKeys.get(listener);
+    if (k === undefined) this.#ticketKeys.set(listener, (k = randomBytes(48)));
+    return k;
   }
 
   countersFor(listener: string): ListenerCounters {

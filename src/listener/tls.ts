@@ -147,8 +147,10 @@ export class ListenerTls {
   /** `*.example.com` stored under "example.com": a wildcard covers exactly one label (RFC 6125 §6.4.3). */
   readonly #wildcard = new Map<string, SecureContext>();
 
-  constructor(lc: ListenerConfig, loaded: readonly LoadedCertificate[]) {
+  /** `ticketKeys`: the listener name's session-ticket keys (runtime.ts), the same in every generation. */
+  constructor(lc: ListenerConfig, loaded: readonly LoadedCertificate[], ticketKeys: Buffer) {
     const tls = lc.tls!;
+    this.#ticketKeys = ticketKeys;
     this.handshakeTimeout = tls.handshakeTimeout;
     this.certificates = loaded.map((c) => c.info);
     // An RSA and an ECDSA certificate can serve the same names, the client's signature algorithms
@@ -197,6 +199,8 @@ export class ListenerTls {
     };
   }
 
+  readonly #ticketKeys: Buffer;
+
   #context(minVersion: string, pairs: readonly LoadedCertificate[]): SecureContext {
     // Measured: with [RSA, ECDSA] in one createSecureContext call only ECDSA clients can connect;
     // with RSA last both work (test/e2e/tls/termination.test.ts).
@@ -206,6 +210,9 @@ export class ListenerTls {
       key: ordered.map((c) => c.keyPem),
       minVersion: minVersion as 'TLSv1.2' | 'TLSv1.3',
       secureOptions: SECURE_OPTIONS,
+      // Session tickets sealed with the listener's own keys, not a fresh random set per context:
+      // a client's ticket still resumes after a reload rebuilt the contexts (issue 15).
+      ticketKeys: this.#ticketKeys,
       // ciphers and groups: OpenSSL's defaults (issue 15: "OpenSSL's secure defaults").
     });
   }
@@ -240,11 +247,11 @@ export function listenerAlpn(lc: ListenerConfig): string[] {
  * lines when a file went missing or changed since load.ts checked it: a reload then fails cleanly
  * and the running certificates stay.
  */
-export function buildListenerTls(lc: ListenerConfig, at: string): ListenerTls {
+export function buildListenerTls(lc: ListenerConfig, at: string, ticketKeys: Buffer): ListenerTls {
   if (lc.tls === undefined) throw new Error(`${at}: no tls block`);
   const r = readCertificates(lc.tls.certificates, `${at}.tls`);
   if (!r.ok) throw new Error(r.errors.join('\n'));
-  return new ListenerTls(lc, r.certificates);
+  return new ListenerTls(lc, r.certificates, ticketKeys);
 }
 
 // ---------------------------------------------------------------------------------------------
