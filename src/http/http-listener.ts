@@ -134,7 +134,7 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     // PROXY spec forbids mixing clients on one connection); otherwise shared ('').
     const pool = pr.pool!;
     const never = this.#reuseNever.has(pool);
-    const key = never ? conn.key : this.#proxyKeyed.has(pool) ? `ip:${conn.info.clientAddress}` : '';
+    const key = never ? conn.key : this.#proxyKeyed.has(pool) ? proxyReuseKey(conn.info) : '';
     if (never) conn.keyedServers.add(upstream);
     upstream.acquire(pr, key, conn.info, conn.session.requests === 0);
   }
@@ -173,4 +173,15 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
 
   /** Nothing of its own to stop: connections end with their sockets. */
   close(): void {}
+}
+
+/**
+ * Reuse key of a server connection that starts with a PROXY header: everything the header says of
+ * the client. Its address (the PROXY spec forbids mixing clients on one connection), and for a TLS
+ * client the v2 SSL and AUTHORITY TLVs too — two TLS connections from one address with different
+ * SNI names must not share a server connection that announced only the first one's.
+ */
+function proxyReuseKey(info: ClientInfo): string {
+  const tls = info.tls;
+  return tls === undefined ? `ip:${info.clientAddress}` : `ip:${info.clientAddress}|${tls.servername ?? ''}|${tls.version}|${tls.cipher}`;
 }

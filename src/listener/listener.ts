@@ -168,6 +168,7 @@ export class Listener {
       clientPort,
       localAddress: this.#boundLocal?.address ?? normalizeAddress(socket.localAddress),
       localPort: this.#boundLocal?.port ?? socket.localPort ?? 0,
+      tls: undefined, // set once a TLS handshake is done (tls.ts); every ClientInfo has the same shape
     };
     (socket as Socket & { [kListener]?: Listener })[kListener] = this;
     if (settings.proxyFrom !== null && settings.proxyFrom.has(clientAddress)) {

@@ -42,6 +42,7 @@ export function readProxyHeader(socket: Socket, real: ClientInfo, timeoutMs: num
             clientPort: h.addresses.sourcePort,
             localAddress: h.addresses.destinationAddress,
             localPort: h.addresses.destinationPort,
+            tls: undefined,
           };
     finish({ ok: true, info }, buf.subarray(r.consumed));
   };

@@ -17,7 +17,7 @@ import type { ListenerConfig } from '../config/schema.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { readFailure } from '../config/read-failure.ts';
 import type { Logger } from '../log.ts';
-import type { ClientInfo } from '../pool/connector.ts';
+import type { ClientInfo, ClientTls } from '../pool/connector.ts';
 import { clock } from '../util/clock.ts';
 import type { ListenerCounters } from './counters.ts';
 
@@ -348,7 +348,10 @@ export class TlsHandshakes {
     }
     // Handed on paused, as the plain-text pipeline does: the handler resumes when it can take bytes.
     socket.pause();
-    h.ready.handle(socket, h.info);
+    // What the client's TLS was, for the servers (PROXY v2 SSL and AUTHORITY TLVs: connector.ts).
+    const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+    const tls: ClientTls = { version: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher().standardName, servername: typeof servername === 'string' && servername !== '' ? servername : null };
+    h.ready.handle(socket, { ...h.info, tls });
   }
 
   /** Called by the socket's listeners (shared functions: no closure per handshake). */

@@ -428,9 +428,24 @@ export function buildProxyV1(a: ProxyAddresses | null): Buffer {
   return Buffer.from(line, 'latin1');
 }
 
+/** What a PP2_TYPE_SSL TLV says of the client's connection to us (pp §2.2.5). */
+export interface ProxySsl {
+  /** PP2_SUBTYPE_SSL_VERSION, e.g. "TLSv1.3". */
+  readonly version: string;
+  /** PP2_SUBTYPE_SSL_CIPHER (OpenSSL name), absent = not sent. */
+  readonly cipher?: string | undefined;
+}
+
+/** PP2_CLIENT_SSL: the client connected over SSL/TLS (pp §2.2.5). */
+const PP2_CLIENT_SSL = 0x01;
+const PP2_SUBTYPE_SSL_VERSION = 0x21;
+const PP2_SUBTYPE_SSL_CIPHER = 0x23;
+
 export interface ProxyV2Options {
   /** PP2_TYPE_AUTHORITY (pp §2.2.2): the client's SNI / host name; empty or absent = not sent. */
   readonly authority?: string | undefined;
+  /** PP2_TYPE_SSL (pp §2.2.5): the client's TLS connection; absent = not sent (plain TCP). */
+  readonly ssl?: ProxySsl | undefined;
   /** Append a PP2_TYPE_CRC32C TLV (pp §2.2.3). */
   readonly crc32c?: boolean | undefined;
 }
@@ -441,8 +456,9 @@ export function buildProxyV2(a: ProxyAddresses | null, opts?: ProxyV2Options): B
   if (a !== null) v4 = normalizeInput(a);
   const addrLen = a === null ? 0 : v4 ? 12 : 36;
   const authority = opts?.authority !== undefined && opts.authority !== '' ? Buffer.from(opts.authority, 'utf8') : null;
+  const ssl = opts?.ssl === undefined ? null : sslTlvValue(opts.ssl);
   const withCrc = opts?.crc32c === true;
-  const len = addrLen + (authority === null ? 0 : 3 + authority.length) + (withCrc ? 7 : 0);
+  const len = addrLen + (authority === null ? 0 : 3 + authority.length) + (ssl === null ? 0 : 3 + ssl.length) + (withCrc ? 7 : 0);
   if (len > PROXY_V2_MAX_LENGTH) throw new RangeError(`PROXY v2 header would be ${V2_HEADER_FIXED + len} bytes, over ${PROXY_HEADER_MAX_BYTES}`);
 
   const out = Buffer.alloc(V2_HEADER_FIXED + len); // zero-filled: the CRC field starts as zeros
@@ -470,10 +486,41 @@ export function buildProxyV2(a: ProxyAddresses | null, opts?: ProxyV2Options): B
     authority.copy(out, p + 3);
     p += 3 + authority.length;
   }
+  if (ssl !== null) {
+    out[p] = PP2_TYPE.SSL;
+    out.writeUInt16BE(ssl.length, p + 1);
+    ssl.copy(out, p + 3);
+    p += 3 + ssl.length;
+  }
   if (withCrc) {
     out[p] = PP2_TYPE.CRC32C;
     out.writeUInt16BE(4, p + 1);
     out.writeUInt32BE(crc32cFinal(crc32cUpdate(CRC32C_INIT, out)), p + 3);
+  }
+  return out;
+}
+
+/**
+ * The PP2_TYPE_SSL value: client flags (1), verify (4), then sub-TLVs. We never ask clients for a
+ * certificate, so `verify` is non-zero: pp §2.2.5 makes zero mean "presented a certificate and it
+ * verified", and a receiver must not read that into a connection that had none. (HAProxy sends 0
+ * here when no certificate was requested; the spec's reading is the safe one.)
+ */
+function sslTlvValue(ssl: ProxySsl): Buffer {
+  const version = Buffer.from(ssl.version, 'latin1');
+  const cipher = ssl.cipher === undefined || ssl.cipher === '' ? null : Buffer.from(ssl.cipher, 'latin1');
+  const out = Buffer.alloc(5 + 3 + version.length + (cipher === null ? 0 : 3 + cipher.length));
+  out[0] = PP2_CLIENT_SSL;
+  out.writeUInt32BE(1, 1);
+  let p = 5;
+  out[p] = PP2_SUBTYPE_SSL_VERSION;
+  out.writeUInt16BE(version.length, p + 1);
+  version.copy(out, p + 3);
+  p += 3 + version.length;
+  if (cipher !== null) {
+    out[p] = PP2_SUBTYPE_SSL_CIPHER;
+    out.writeUInt16BE(cipher.length, p + 1);
+    cipher.copy(out, p + 3);
   }
   return out;
 }

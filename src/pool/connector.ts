@@ -18,6 +18,17 @@ export interface ClientInfo {
   /** The listener's address and port the client connected to (or what a trusted PROXY header said). */
   readonly localAddress: string;
   readonly localPort: number;
+  /** The client's TLS connection to a listener with `tls` (PROXY v2 SSL and AUTHORITY TLVs); absent: plain TCP. */
+  readonly tls?: ClientTls | undefined;
+}
+
+export interface ClientTls {
+  /** "TLSv1.3", … */
+  readonly version: string;
+  /** The cipher suite (OpenSSL name). */
+  readonly cipher: string;
+  /** The SNI name the client sent, or null. */
+  readonly servername: string | null;
 }
 
 /** SPEC stats `sourcePorts` of one server (defined beside the accounting, re-exported for proxy.ts / the admin API). */
@@ -179,5 +190,8 @@ function proxyHeader(version: 'v1' | 'v2', client: ClientInfo | null): Buffer {
     const v4 = isIP(client.clientAddress) === 4 && isIP(client.localAddress) === 4;
     a = { family: v4 ? 'tcp4' : 'tcp6', sourceAddress: client.clientAddress, sourcePort: client.clientPort, destinationAddress: client.localAddress, destinationPort: client.localPort };
   }
-  return version === 'v1' ? buildProxyV1(a) : buildProxyV2(a);
+  if (version === 'v1') return buildProxyV1(a);
+  // v2 tells the server what v1 cannot: the client's TLS (pp §2.2.5) and the name it asked for.
+  const tls = client?.tls;
+  return tls === undefined ? buildProxyV2(a) : buildProxyV2(a, { authority: tls.servername ?? undefined, ssl: { version: tls.version, cipher: tls.cipher } });
 }
