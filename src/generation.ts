@@ -22,6 +22,7 @@ import { PoolConnector, sameJson } from './pool/connector.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { HttpListener, type ListenerSlot } from './http/http-listener.ts';
 import { ServerConnections } from './http/http-upstream.ts';
+import { HealthChecker } from './health/health-checker.ts';
 
 /** What a generation needs of the long-lived runtime. */
 export interface GenerationHost {
@@ -53,6 +54,8 @@ export class Generation {
   /** Per listener name: what the bound socket applies to the connections it accepts. */
   readonly listeners = new Map<string, ListenerSettings>();
   readonly httpListeners: HttpListener[] = [];
+  /** Active health checks, one checker per pool with `healthCheck`: they run while this generation is the live one. */
+  readonly checkers: HealthChecker[] = [];
   /** Pools built on a predecessor: activate() applies their servers' new values at the swap. */
   readonly #successors: Pool[] = [];
   /** Connection sets carried over from the previous generation: activate() gives them the new pool settings. */
@@ -68,6 +71,7 @@ export class Generation {
       this.pools.set(pc.name, pool);
       const connector = new PoolConnector(pc, log, prev === null ? null : { connector: previous!.connectors.get(prev)!, config: prev.config });
       this.connectors.set(pool, connector);
+      if (pc.healthCheck !== undefined) this.checkers.push(new HealthChecker(pool, pc.healthCheck, connector, log));
       const sameConnections = prev !== null && connectionIdentity(prev.config) === connectionIdentity(pc);
       for (const server of pool.servers) {
         // A kept server keeps its idle pooled connections, unless what they were made with changed.
@@ -109,6 +113,11 @@ export class Generation {
     return p;
   }
 
+  /** Stops this generation's health checks: the next generation went live, or (`final`) the proxy stops. */
+  stopChecks(final = false): void {
+    for (const c of this.checkers) c.stop(final);
+  }
+
   /** Warnings about this config worth a log line at start and at every reload. */
   warnings(log: Logger): void {
     const soon = Date.now() + EXPIRY_WARNING_MS;
@@ -140,7 +149,11 @@ export class Generation {
     for (const pool of this.#successors) pool.activate();
     for (const { connections, pool } of this.#keptConnections) connections.reconfigure(pool.config, this.connectors.get(pool)!);
     for (const h of this.httpListeners) h.activate();
+    // The new checkers take their servers first; the old ones then stop, leaving kept servers (and a
+    // check in flight on one) to their successor: no server is checked twice, none by a dropped pool.
+    for (const c of this.checkers) c.start();
     if (previous === null) return;
+    previous.stopChecks();
     for (const oldPool of previous.pools.values()) {
       let retired = false;
       for (const s of oldPool.servers) {

@@ -10,6 +10,7 @@
 //   listen changed / added        bound first (a bind error fails the whole reload), then swapped in
 //   removed (or old address)      stops accepting; its sessions drain up to drainTimeout, then RST
 //   pool server kept              same Server object: health, drain, counters, idle connections
+//                                 (its active checks move to the new generation's checker at the swap)
 //   pool server dropped           retired: no new picks; what runs on it finishes there
 //
 // Reloads are serialized: triggers that arrive while one runs cause exactly one more after it.
@@ -319,6 +320,7 @@ export class Runtime implements AdminView {
     this.log.info({ sessions: this.sessions.size, timeoutMs }, 'draining');
     const result = await this.#drainSessions(() => true, timeoutMs);
     if (result.reset > 0) this.log.warn({ sessions: result.reset }, 'drain timeout: remaining sessions were reset');
+    this.#gen.stopChecks(true);
     for (const u of this.#gen.upstreams.values()) u.destroy();
     for (const c of this.#gen.connectors.values()) c.close(); // connections still waiting for a source port fail now
     await this.admin?.close();

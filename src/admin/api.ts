@@ -51,6 +51,10 @@ function serverRow(proxy: Proxy, pool: Pool, s: Server): Record<string, unknown>
   return {
     health: s.health,
     healthReason: s.healthReason,
+    healthSince: new Date(s.healthSince).toISOString(),
+    // Active checks (null without healthCheck, or before the first verdict).
+    lastCheck: s.lastCheck === null ? null : { result: s.lastCheck.result, reason: s.lastCheck.reason, latencyMs: s.lastCheck.latencyMs, at: new Date(s.lastCheck.at).toISOString() },
+    checks: { passed: s.checksPassed, failed: s.checksFailed },
     admin: s.admin,
     weight: s.weight,
     backup: s.backup,

@@ -57,6 +57,21 @@ export const METRICS: readonly MetricDef[] = [
   { name: 'fullproxy_listener_cx_rejected_limits_total', help: 'Connections closed over a limit', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.rejectedLimits) },
   { name: 'fullproxy_listener_accept_errors_total', help: 'Accept errors (EMFILE, ENFILE, ...)', type: 'counter', labels: listenerLabels, read: perListener((_p, l) => l.counters.acceptErrors) },
   { name: 'fullproxy_server_up', help: '1 when the server is up (health), 0 when down', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => (s.health === 'up' ? 1 : 0)) },
+  {
+    name: 'fullproxy_server_health_checks_total',
+    help: 'Active health checks of the server by verdict (result: pass | fail)',
+    type: 'counter',
+    labels: ['pool', 'server', 'result'],
+    read: (p, set) => {
+      for (const pool of p.poolList()) {
+        if (pool.config.healthCheck === undefined) continue;
+        for (const s of pool.servers) {
+          set({ pool: pool.name, server: s.address, result: 'pass' }, s.checksPassed);
+          set({ pool: pool.name, server: s.address, result: 'fail' }, s.checksFailed);
+        }
+      }
+    },
+  },
   { name: 'fullproxy_server_drain', help: '1 when the server is in admin drain', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => (s.admin === 'drain' ? 1 : 0)) },
   { name: 'fullproxy_server_cx_active', help: 'Sessions (tcp) or in-flight requests (http) on the server', type: 'gauge', labels: serverLabels, read: perServer((_p, s) => s.active) },
   { name: 'fullproxy_server_cx_total', help: 'Sessions (tcp) and tunnels (http upgrade) established to the server', type: 'counter', labels: serverLabels, read: perServer((_p, s) => s.sessionsTotal) },

@@ -118,9 +118,12 @@ const server = z.strictObject({
   backup: z.boolean().default(DEFAULTS.pool.server.backup),
 });
 
-const statusRange = z.string().regex(/^[1-5][0-9]{2}(-[1-5][0-9]{2})?$/, { error: (i) => `expected a status or range like "200-399", got ${show(i.input)}` });
+const statusRange = z
+  .string()
+  .regex(/^[1-5][0-9]{2}(-[1-5][0-9]{2})?$/, { error: (i) => `expected a status or range like "200-399", got ${show(i.input)}` })
+  .refine((s) => s.length === 3 || s.slice(0, 3) <= s.slice(4), { error: (i) => `expected a range from low to high like "200-399", got ${show(i.input)}` });
 
-/** Refused until active health checks (issue 16). */
+/** Active health checks (health/health-checker.ts): `type` decides which other keys are allowed. */
 const healthCheck = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('tcp'),
@@ -131,7 +134,10 @@ const healthCheck = z.discriminatedUnion('type', [
   }),
   z.strictObject({
     type: z.literal('http'),
-    path: z.string().startsWith('/').default(DEFAULTS.pool.healthCheck.path),
+    // Written into the request line and Host header as given: no spaces or control characters (no header injection).
+    path: z.string().startsWith('/').regex(/^[^\s\x00-\x1f\x7f]*$/, { error: (i) => `expected a path without spaces or control characters, got ${show(i.input)}` }).default(DEFAULTS.pool.healthCheck.path),
+    /** Host header of the check request; absent: the server's address. */
+    host: z.string().regex(/^[^\s\x00-\x1f\x7f]+$/, { error: (i) => `expected a host name without spaces or control characters, got ${show(i.input)}` }).optional(),
     interval: duration.default(DEFAULTS.pool.healthCheck.interval),
     timeout: duration.default(DEFAULTS.pool.healthCheck.timeout),
     rise: z.int().min(1).default(DEFAULTS.pool.healthCheck.rise),
@@ -235,3 +241,4 @@ export type ServerConfig = PoolConfig['servers'][number];
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 export type Protocol = ListenerConfig['protocol'];
 export type UnderscoresInHeaders = NonNullable<ListenerConfig['underscoresInHeaders']>;
+export type HealthCheckConfig = NonNullable<PoolConfig['healthCheck']>;

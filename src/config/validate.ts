@@ -66,7 +66,6 @@ export interface NotImplemented {
 
 export const NOT_IMPLEMENTED: readonly NotImplemented[] = [
   { section: 'listeners', key: ['limits', 'perClient'], until: 'per-client limits: issue 17' },
-  { section: 'pools', key: ['healthCheck'], until: 'active health checks: issue 16' },
   { section: 'pools', key: ['persistence'], until: 'persistence: issue 16' },
   { section: 'pools', key: ['tls'], until: 'TLS to servers: issue 15' },
   { section: 'pools', key: ['slowStart'], until: 'slow start: issue 16' },

@@ -72,3 +72,13 @@ export function connectFailed(pool: Pool, server: Server, err: FullproxyError | 
 export function connectSucceeded(server: Server): void {
   recordSuccess(server);
 }
+
+/**
+ * Live http traffic failed on `server` after the connect: the connection was reset or closed before
+ * any response byte, or the response was malformed (the 502-class failures). Counted toward `fall`
+ * like a failed connect (issue 16). Not for timeouts (504: a slow server is not a dead one) or for
+ * a reused idle connection the server closed as it may (keep-alive race: retried, not its fault).
+ */
+export function responseFailed(pool: Pool, server: Server, reason: string): void {
+  recordFailure(pool, server, reason, Date.now());
+}

@@ -13,7 +13,6 @@ export class Pool implements PassiveHealthHost {
   readonly config: PoolConfig;
   readonly servers: readonly Server[];
   readonly fall: number;
-  readonly activeChecks: boolean;
   readonly #log: Logger;
   #primary: Scheduler<Server>;
   /** Only for a pool with backup servers: most have none, and a reload builds every pool anew. */
@@ -34,7 +33,6 @@ export class Pool implements PassiveHealthHost {
     this.#log = log.child({ pool: config.name });
     this.servers = config.servers.map((s, i) => previous?.find(s.address) ?? new Server(i, s));
     this.fall = config.healthCheck?.fall ?? 3;
-    this.activeChecks = config.healthCheck !== undefined;
     if (previous !== null && previous.config.scheduler === config.scheduler && JSON.stringify(previous.config.servers) === JSON.stringify(config.servers)) {
       // Nothing a pick depends on changed: the same Server objects, weights and scheduler. The
       // schedulers are shared with the predecessor (a pick from either returns a server of both),
@@ -94,11 +92,16 @@ export class Pool implements PassiveHealthHost {
     return this.servers.find((s) => s.address === address);
   }
 
+  /** The one place health changes (active checks, passive failures, the passive back-off): one log line per change. */
   setHealth(server: Server, health: 'up' | 'down', reason: string): void {
     if (server.health === health) return;
     server.health = health;
     server.healthReason = reason;
-    this.#log.warn({ server: server.address, health, reason }, `server ${health}`);
+    server.healthSince = Date.now();
+    // rise and fall count from the change on.
+    server.checkPasses = 0;
+    server.checkFailures = 0;
+    this.#log.info({ server: server.address, health, reason }, `server ${health}`);
     this.#rebuildFor(server);
     if (health === 'down' && server.passiveDownUntil > 0) {
       setTimeout(() => reviveExpired(this, this.servers, Date.now()), FAIL_TIMEOUT_MS + 10).unref();

@@ -9,6 +9,7 @@
 import type { ServerConfig } from '../config/schema.ts';
 import type { Schedulable } from '../scheduler/scheduler.ts';
 import { parseHostPort, type Endpoint } from '../net/address.ts';
+import type { CheckResult, CheckRun, HealthChecker } from '../health/health-checker.ts';
 
 export type Health = 'up' | 'down';
 export type AdminState = 'enabled' | 'drain';
@@ -31,6 +32,21 @@ export class Server implements Schedulable {
   admin: AdminState = 'enabled';
   /** Why health is what it is (last check or passive failure), for the admin API. */
   healthReason = 'initial';
+  /** Since when `health` holds (ms epoch). */
+  healthSince = Date.now();
+  /** The last active check (health/health-checker.ts); null before the first one. Kept across reloads. */
+  lastCheck: CheckResult | null = null;
+  /** Consecutive active-check passes while down (toward `rise`) and failures while up (toward `fall`). */
+  checkPasses = 0;
+  checkFailures = 0;
+  checksPassed = 0;
+  checksFailed = 0;
+  /** The check running now, whichever generation's checker started it: a reload never starts a second one. */
+  checkRun: CheckRun | null = null;
+  /** The checker that checks this server now (the newest generation's), null without active checks. */
+  checker: HealthChecker | null = null;
+  /** When its next check is due (ms epoch); 0 = at the checker's first tick, spread over one interval. */
+  checkDue = 0;
   /** Sessions (tcp) or in-flight requests (http) on this server now: what lc/wlc/p2c compare. */
   active = 0;
   /** Server connections owned by one session each (tcp sessions, http upgrade tunnels): what

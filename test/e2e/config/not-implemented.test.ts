@@ -1,6 +1,7 @@
 // Keys this version does not act on are refused (SPEC "Command line": the config never lies), at
 // `check`, at start and on reload, one line each with its JSON path. Before, `pools[].healthCheck`
-// passed and left a passively-downed server down for good, and `protocol: "udp"` crashed at start.
+// passed and left a passively-downed server down for good (it is acted on since issue 16), and
+// `protocol: "udp"` crashed at start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { NODE, ROOT, spawnProxy } from '../../helpers/fullproxy.ts';
 import { freePorts } from '../../helpers/judges.ts';
 import { postReload, sighup, stats } from '../../helpers/reload.ts';
 
-const HEALTH_LINE = 'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it';
+const PERSISTENCE_LINE = 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it';
 const UDP_LINE = 'listeners[0].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"';
 
 function writeConfig(obj: unknown): string {
@@ -60,12 +61,12 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-test('check: pools[0].healthCheck is refused with its JSON path; exit 1', async () => {
+test('check: pools[0].persistence is refused with its JSON path; exit 1 (healthCheck beside it passes: issue 16)', async () => {
   const [port] = await freePorts(1);
-  const file = writeConfig(config(port!, {}, { healthCheck: { type: 'http', path: '/healthz' } }));
+  const file = writeConfig(config(port!, {}, { healthCheck: { type: 'http', path: '/healthz' }, persistence: { type: 'source-ip' } }));
   const r = cli('check', '--config', file);
   assert.equal(r.status, 1, r.stdout);
-  assert.deepEqual(r.stderr.trim().split('\n'), [HEALTH_LINE]);
+  assert.deepEqual(r.stderr.trim().split('\n'), [PERSISTENCE_LINE]);
   assert.equal(r.stdout, '');
 });
 
@@ -75,18 +76,17 @@ test('check: the SPEC example lists every refused key, and only those', () => {
   assert.deepEqual(r.stderr.trim().split('\n'), [
     'listeners[0].tls.alpn[0]: "h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"',
     'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
-    HEALTH_LINE,
-    'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
+    PERSISTENCE_LINE,
     'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
     'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
   ]);
 });
 
-test('start with pools[0].healthCheck: exit 1, the line on stderr, nothing listens', async () => {
+test('start with pools[0].persistence: exit 1, the line on stderr, nothing listens', async () => {
   const [port] = await freePorts(1);
-  const r = await start(writeConfig(config(port!, {}, { healthCheck: { type: 'tcp' } })));
+  const r = await start(writeConfig(config(port!, {}, { persistence: { type: 'source-ip' } })));
   assert.equal(r.code, 1, `exit code (null: still running)\n${r.stdout}${r.stderr}`);
-  assert.deepEqual(r.stderr.trim().split('\n'), [HEALTH_LINE]);
+  assert.deepEqual(r.stderr.trim().split('\n'), [PERSISTENCE_LINE]);
   assert.equal(r.stdout.includes('listening'), false, 'no listener was bound');
   assert.ok(await portIsFree(port!), 'the port is still free');
 });
@@ -110,19 +110,19 @@ test('start with protocol "udp": exit 1 with one line, no stack trace', async ()
   assert.equal(r.stdout.includes('listening'), false);
 });
 
-test('reload (POST and SIGHUP) with pools[0].healthCheck is refused with the line; the running config stays', async () => {
+test('reload (POST and SIGHUP) with pools[0].persistence is refused with the line; the running config stays', async () => {
   const base = { admin: { listen: '127.0.0.1:0' }, ...config(0) };
   const p = await spawnProxy(base);
   try {
     const generation = (await stats(p)).config.generation;
-    p.rewrite({ ...base, pools: [{ name: 'app', servers: [{ address: '127.0.0.1:1' }], healthCheck: { type: 'tcp' } }] });
+    p.rewrite({ ...base, pools: [{ name: 'app', servers: [{ address: '127.0.0.1:1' }], persistence: { type: 'source-ip' } }] });
     const r = await postReload(p);
     assert.equal(r.status, 400);
-    assert.deepEqual(r.body.errors, [HEALTH_LINE]);
+    assert.deepEqual(r.body.errors, [PERSISTENCE_LINE]);
     const after = await sighup(p);
     assert.equal(after.config.generation, generation, 'nothing applied');
     assert.equal(after.config.lastReload?.ok, false);
-    assert.match(after.config.lastReload?.error ?? '', /pools\[0\]\.healthCheck: not implemented yet/);
+    assert.match(after.config.lastReload?.error ?? '', /pools\[0\]\.persistence: not implemented yet/);
   } finally {
     p.child.kill('SIGTERM');
     await p.exited;

@@ -253,8 +253,6 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     ['listeners[].protocol "udp"', { protocol: 'udp' }, {}, 'listeners[0].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"'],
     ['listeners[].limits.perClient', { limits: { maxConnections: 100, perClient: { maxConnections: 10, newPerSecond: 5 } } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
     ['listeners[].limits.perClient, empty', { limits: { perClient: {} } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
-    ['pools[].healthCheck tcp', {}, { healthCheck: { type: 'tcp' } }, 'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it'],
-    ['pools[].healthCheck http', {}, { healthCheck: { type: 'http', path: '/healthz', interval: '2s', timeout: '1s', rise: 2, fall: 3, expectStatus: '200-399' } }, 'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it'],
     ['pools[].persistence source-ip', {}, { persistence: { type: 'source-ip', timeout: '5m' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
     ['pools[].persistence cookie', {}, { persistence: { type: 'cookie', name: 'FPSRV' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
     ['pools[].tls', {}, { tls: { servername: 'app.internal', ca: 'ca.crt', verify: true } }, 'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it'],
@@ -268,9 +266,8 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   }
 
   it('one line per refused block, never also what is wrong inside it', () => {
-    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { healthCheck: { type: 'icmp' }, persistence: null, tls: [], slowStart: 'soon' })), [
+    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { persistence: null, tls: [], slowStart: 'soon' })), [
       'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
-      'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it',
       'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
       'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
       'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
@@ -283,14 +280,14 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
         { name: 'web', listen: '127.0.0.1:8080', protocol: 'http', pool: 'ap', limits: { perClient: {} } },
         { name: 'web', listen: '127.0.0.1:8081', protocol: 'tcp', pool: 'app' },
       ],
-      pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], healthCheck: { type: 'tcp' } }],
+      pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], persistence: { type: 'source-ip' } }],
     };
     // Cross-references (pass 2) run: the refused keys are not shape errors.
     assert.deepEqual(errorsOf(input), [
       'listeners[0].pool: no pool named "ap"',
       'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
       'listeners[1].name: duplicate name "web"',
-      'pools[0].healthCheck: not implemented yet (active health checks: issue 16); remove it',
+      'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
     ]);
     // And schema errors elsewhere are reported beside them.
     assert.deepEqual(errorsOf(minimal({ listen: 'nowhere' }, { slowStart: '30s', retries: 11 })), [
@@ -339,7 +336,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   });
 
   it('leaves the caller\'s object alone', () => {
-    const input = minimal({ limits: { perClient: { maxConnections: 1 } } }, { healthCheck: { type: 'tcp' } });
+    const input = minimal({ limits: { perClient: { maxConnections: 1 } } }, { persistence: { type: 'source-ip' } });
     const before = structuredClone(input);
     errorsOf(input);
     assert.deepEqual(input, before);
@@ -387,6 +384,8 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'pools[].tcpKeepAlive', 'pools[].connectionPool.maxIdlePerServer', 'pools[].connectionPool.idleTimeout', 'pools[].connectionPool.reuse',
       'pools[].source.addresses', 'pools[].source.portRange', 'pools[].source.onExhausted', 'pools[].source.queueTimeout', 'pools[].source.queueLength',
       'pools[].retries',
+      'pools[].healthCheck.type', 'pools[].healthCheck.interval', 'pools[].healthCheck.timeout', 'pools[].healthCheck.rise', 'pools[].healthCheck.fall',
+      'pools[].healthCheck.path', 'pools[].healthCheck.host', 'pools[].healthCheck.expectStatus',
     ]);
     const refused = NOT_IMPLEMENTED.map((r) => `${r.section}[].${r.key.join('.')}`);
     const all = leaves(configSchema, '');
@@ -394,6 +393,39 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     assert.deepEqual(unsorted, []);
     // And every refused block is in the schema (a stale row would refuse nothing).
     for (const r of refused) assert.ok(all.some((path) => path === r || path.startsWith(`${r}.`)), r);
+  });
+});
+
+describe('pools[].healthCheck (issue 16: acted on)', () => {
+  it('is accepted, tcp and http, with the documented defaults', () => {
+    const tcp = validateConfig(minimal({}, { healthCheck: { type: 'tcp' } }));
+    assert.ok(tcp.ok, tcp.ok ? '' : tcp.errors.join('\n'));
+    assert.deepEqual(tcp.config.pools[0]?.healthCheck, { type: 'tcp', interval: 2_000, timeout: 1_000, rise: 2, fall: 3 });
+    const http = validateConfig(minimal({}, { healthCheck: { type: 'http', path: '/healthz', host: 'app.internal', interval: '100ms', timeout: '1s', rise: 1, fall: 5, expectStatus: '204' } }));
+    assert.ok(http.ok, http.ok ? '' : http.errors.join('\n'));
+    assert.deepEqual(http.config.pools[0]?.healthCheck, { type: 'http', path: '/healthz', host: 'app.internal', interval: 100, timeout: 1_000, rise: 1, fall: 5, expectStatus: '204' });
+  });
+
+  it('bad values name their JSON path', () => {
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'icmp' } })), ['pools[0].healthCheck.type: expected one of "tcp", "http", got "icmp"']);
+    // In the order of the document (the keys as written).
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'tcp', path: '/x', rise: 0, interval: 'soon' } })), [
+      'pools[0].healthCheck.path: unknown key',
+      'pools[0].healthCheck.rise: expected an integer >= 1, got 0',
+      'pools[0].healthCheck.interval: expected a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got "soon"',
+    ]);
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'http', path: 'healthz' } })), ['pools[0].healthCheck.path: expected a string starting with "/", got "healthz"']);
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'http', path: '/a b' } })), ['pools[0].healthCheck.path: expected a path without spaces or control characters, got "/a b"']);
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'http', host: 'a\r\nX-Evil: 1' } })), ['pools[0].healthCheck.host: expected a host name without spaces or control characters, got "a\\r\\nX-Evil: 1"']);
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'http', expectStatus: '2xx' } })), ['pools[0].healthCheck.expectStatus: expected a status or range like "200-399", got "2xx"']);
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'http', expectStatus: '399-200' } })), ['pools[0].healthCheck.expectStatus: expected a range from low to high like "200-399", got "399-200"']);
+  });
+
+  it('slowStart and persistence are still refused beside it', () => {
+    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'tcp' }, slowStart: '30s', persistence: { type: 'source-ip' } })), [
+      'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
+      'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
+    ]);
   });
 });
 
