@@ -18,6 +18,8 @@ export class Pool implements PassiveHealthHost {
   /** Only for a pool with backup servers: most have none, and a reload builds every pool anew. */
   #backup: Scheduler<Server> | null;
   #eligible: readonly Server[] = [];
+  /** Backups that are eligible, for a retry that has tried every primary (see pick). */
+  #eligibleBackups: readonly Server[] = [];
   #usingBackups = false;
   /** The predecessor whose schedulers this pool shares (same scheduler, same servers): see constructor. */
   #sharesWith: Pool | null = null;
@@ -60,6 +62,7 @@ export class Pool implements PassiveHealthHost {
     this.#sharesWith = null;
     if (shared === null) return this.rebuild();
     this.#eligible = shared.#eligible;
+    this.#eligibleBackups = shared.#eligibleBackups;
     this.#usingBackups = shared.#usingBackups;
   }
 
@@ -69,23 +72,18 @@ export class Pool implements PassiveHealthHost {
     const backups = this.servers.filter((s) => s.backup && s.eligible);
     this.#usingBackups = primaries.length === 0;
     this.#eligible = this.#usingBackups ? backups : primaries;
+    this.#eligibleBackups = backups;
     this.#primary.update(primaries);
     this.#backup?.update(backups);
   }
 
   /** A server for a new session or request, avoiding those in `tried` (retries); null = none (503 / close). */
   pick(ctx: PickContext, tried: readonly Server[] | null = null): Server | null {
-    const sched = this.#usingBackups ? this.#backup : this.#primary;
-    if (sched === null) return null;
-    const first = sched.pick(ctx);
-    if (first === null || tried === null || !tried.includes(first)) return first;
-    // Retry: rotate the scheduler a few times, then fall back to the first untried server.
-    for (let i = 0; i < this.#eligible.length; i++) {
-      const s = sched.pick(ctx);
-      if (s !== null && !tried.includes(s)) return s;
-    }
-    for (const s of this.#eligible) if (!tried.includes(s) && s.hasCapacity()) return s;
-    return null;
+    const s = pickUntried(this.#usingBackups ? this.#backup : this.#primary, this.#eligible, ctx, tried);
+    if (s !== null || tried === null || this.#usingBackups || this.#backup === null) return s;
+    // A retry that has tried every primary still up (they failed before health said so): the
+    // backups are next, rather than a 502 while the checks catch up.
+    return pickUntried(this.#backup, this.#eligibleBackups, ctx, tried);
   }
 
   find(address: string): Server | undefined {
@@ -120,4 +118,17 @@ export class Pool implements PassiveHealthHost {
     this.rebuild();
     if (server.home !== null && server.home !== this) server.home.rebuild();
   }
+}
+
+/** A server from `sched` not in `tried`: rotate the scheduler a few times, then the first untried eligible server. */
+function pickUntried(sched: Scheduler<Server> | null, eligible: readonly Server[], ctx: PickContext, tried: readonly Server[] | null): Server | null {
+  if (sched === null) return null;
+  const first = sched.pick(ctx);
+  if (first === null || tried === null || !tried.includes(first)) return first;
+  for (let i = 0; i < eligible.length; i++) {
+    const s = sched.pick(ctx);
+    if (s !== null && !tried.includes(s)) return s;
+  }
+  for (const s of eligible) if (!tried.includes(s) && s.hasCapacity()) return s;
+  return null;
 }
