@@ -1,14 +1,37 @@
 #!/usr/bin/env node
-// CLI: argv → run | check | demo; exit codes. No other logic (signals live in run.ts).
+// CLI: argv → run | check | demo | --version | --help; exit codes (0 ok, 1 invalid config or
+// cannot start, 2 bad command line). No other logic (signals live in run.ts).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from './config/defaults.ts';
-import { run } from './run.ts';
+import { LOG_LEVELS, overrideLogLevel, run, type LogLevel } from './run.ts';
 
 const USAGE = `usage:
-  fullproxy [--config PATH]        run (default PATH: ${DEFAULTS.configPath})
-  fullproxy check --config PATH    validate a config, print errors, exit 0/1; start nothing
-  fullproxy demo                   three loopback HTTP servers with the proxy in front of them`;
+  fullproxy [--config PATH] [--log-level LEVEL]   run (default PATH: ${DEFAULTS.configPath})
+  fullproxy check --config PATH                   validate a config, print errors, exit 0/1; start nothing
+  fullproxy demo [--log-level LEVEL]              three loopback HTTP servers with the proxy in front of them
+  fullproxy --version                             print the version and the Node version
+  fullproxy --help                                this text`;
+
+const HELP = `fullproxy: a full-proxy TCP + HTTP load balancer
+
+${USAGE}
+
+options:
+  -c, --config PATH        the JSON config file (run, check)
+      --log-level LEVEL    overrides logging.level of the config file, at start and after
+                           every reload (the command line wins over the file)
+                           LEVEL: ${LOG_LEVELS.join(', ')}
+  -v, --version            print "fullproxy <version> (node <version>)", exit 0
+  -h, --help               print this help, exit 0
+
+signals (run, demo):
+  SIGHUP                   reload the config file; a bad file changes nothing and is reported
+  SIGTERM, SIGINT          stop accepting, drain sessions up to drainTimeout, then exit 0
+                           (a second SIGTERM/SIGINT resets all remaining sessions at once)
+
+exit codes: 0 ok, 1 invalid config or cannot start, 2 bad command line`;
 
 function check(path: string): number {
   const result = loadConfigFile(path);
@@ -20,28 +43,55 @@ function check(path: string): number {
   return 0;
 }
 
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `fullproxy ${pkg.version} (node ${process.version})`;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  return 2;
+}
+
+const isLogLevel = (s: string): s is LogLevel => (LOG_LEVELS as readonly string[]).includes(s);
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'log-level': { type: 'string' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError((err as Error).message);
   }
   const { values, positionals } = parsed;
   if (values.help === true) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  if (values.version === true) {
+    process.stdout.write(`${version()}\n`);
     return 0;
   }
   const command = positionals[0] ?? 'run';
+  if (positionals.length > 1) return usageError(`unexpected argument "${positionals[1]}"`);
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !isLogLevel(logLevel)) return usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  if (logLevel !== undefined && command !== 'check') overrideLogLevel(logLevel);
   switch (command) {
     case 'check':
-      if (values.config === undefined) {
-        process.stderr.write(`check needs --config PATH\n${USAGE}\n`);
-        return 2;
-      }
+      if (values.config === undefined) return usageError('check needs --config PATH');
+      if (logLevel !== undefined) return usageError('check does not log: --log-level applies to run and demo');
       return check(values.config);
     case 'demo': {
+      if (values.config !== undefined) return usageError('demo writes its own config: --config applies to run and check');
       const { runDemo } = await import('./demo.ts');
       return runDemo();
     }
@@ -54,8 +104,7 @@ async function main(argv: string[]): Promise<number> {
       return run(result.config, result.path);
     }
     default:
-      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
-      return 2;
+      return usageError(`unknown command "${command}"`);
   }
 }
 

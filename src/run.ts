@@ -1,13 +1,34 @@
 // Runs the proxy in the foreground: builds it from a Config, wires SIGTERM/SIGINT (drain, then
 // exit 0) and SIGHUP (reload the config file: runtime.ts), and resolves with the process exit
-// code. Shared by `run` and `demo`.
+// code. Shared by `run` and `demo`. `--log-level` (main.ts) pins the logger's level here.
 import type { Config } from './config/schema.ts';
-import { createLogger } from './log.ts';
+import { createLogger, type Logger } from './log.ts';
 import { Runtime } from './runtime.ts';
+
+export type LogLevel = Config['logging']['level'];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[];
+
+let levelOverride: LogLevel | null = null;
+
+/**
+ * `--log-level`: the command line wins over `logging.level`, at start and after every reload
+ * (SIGHUP or POST /api/v1/reload), until the process exits. main.ts sets it before `run` or `demo`.
+ */
+export function overrideLogLevel(level: LogLevel | null): void {
+  levelOverride = level;
+}
+
+/** A reload sets the logger's level from the file (runtime.ts); with an override, set it back at once. */
+function pinLevel(log: Logger, level: LogLevel): void {
+  log.on('level-change', (now) => {
+    if (now !== level) log.level = level;
+  });
+}
 
 /** Runs the proxy until SIGTERM/SIGINT; resolves with the exit code. `configPath`: the file SIGHUP reloads. */
 export async function run(config: Config, configPath: string | null = null): Promise<number> {
-  const log = createLogger({ level: config.logging.level, pretty: config.logging.pretty });
+  const log = createLogger({ level: levelOverride ?? config.logging.level, pretty: config.logging.pretty });
+  if (levelOverride !== null) pinLevel(log, levelOverride);
   const proxy = new Runtime(config, log, configPath);
   try {
     await proxy.start();
