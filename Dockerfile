@@ -1,6 +1,17 @@
 # fullproxy: a full-proxy TCP + HTTP load balancer. Node runs the TypeScript sources directly
 # (type stripping), so the image holds src/ as written and production dependencies only.
-FROM node:24-slim
+#
+# The Node version is the one package-lock.json pins (the `node` package); test/unit/container.test.ts
+# fails when the two differ. Override with --build-arg NODE_VERSION=... at your own risk.
+ARG NODE_VERSION=24.21.0
+FROM node:${NODE_VERSION}-slim
+
+# tini as PID 1: it forwards every signal to node (SIGHUP reload, SIGTERM/SIGINT drain) and reaps
+# zombies, so `docker kill -s HUP` and `kubectl exec ... kill -HUP 1` reach the proxy as shipped.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production
 WORKDIR /app
@@ -17,11 +28,14 @@ COPY certs ./certs
 # Non-root: binding ports below 1024 needs `--cap-add NET_BIND_SERVICE` or a high port mapping.
 USER node
 
-# Admin API (see config/fullproxy.json: admin.listen must be reachable inside the container).
+# config/container.json: the http listener on 8080, the admin API on 0.0.0.0:9090 so that the
+# HEALTHCHECK and a scraper reach it. Publish 9090 to 127.0.0.1 only, or set admin.token (README).
 EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:9090/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
+# SIGTERM drains for up to drainTimeout (30 s by default): give `docker stop -t 40` or a
+# terminationGracePeriodSeconds above it, or the drain is cut by SIGKILL.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "src/main.ts"]
-CMD ["--config", "config/fullproxy.json"]
+ENTRYPOINT ["tini", "--", "node", "src/main.ts"]
+CMD ["--config", "config/container.json"]

@@ -29,8 +29,10 @@ test('docs/metrics.md lists exactly the metrics of src/admin/metrics.ts, with th
   }
 });
 
-test('config/fullproxy.json, config/demo.json and every config/examples/*.json pass `fullproxy check`', () => {
-  const files = ['config/fullproxy.json', 'config/demo.json', ...readdirSync(join(ROOT, 'config/examples')).map((f) => `config/examples/${f}`)];
+test('every config shipped (config/*.json, config/examples/*.json, deploy/conf/*.json) passes `fullproxy check`', () => {
+  const json = (dir: string): string[] => readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => `${dir}/${f}`);
+  const files = [...json('config'), ...json('config/examples'), ...json('deploy/conf')];
+  for (const must of ['config/fullproxy.json', 'config/demo.json', 'config/container.json']) assert.ok(files.includes(must), must);
   for (const f of files) {
     const r = spawnSync(NODE, [join(ROOT, 'src/main.ts'), 'check', '--config', join(ROOT, f)], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${f}: ${r.stderr}`);
