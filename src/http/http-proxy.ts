@@ -31,7 +31,7 @@ import type { ResponseHead } from './response-head.ts';
 import { forwardedTarget } from './request-target.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordSuccess } from '../health/passive.ts';
-import { connectFailed, nextServer, type Attempt } from '../pool/connect.ts';
+import { connectFailed, nextServer, responseFailed, type Attempt } from '../pool/connect.ts';
 import type { ServerConnections } from './http-upstream.ts';
 import { asksH2c, upgradeMatches, UpgradeTunnel } from './upgrade.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
@@ -481,6 +481,10 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       this.staleRetries++;
       return this.#sendTo(server);
     }
+    // Passive health (issue 16): a malformed response, or a reset before any response byte on a
+    // fresh connection, is the server's failure. A reused connection's reset is not counted: the
+    // server may just have closed it idle (the keep-alive race), which says nothing of its health.
+    if (failure === 'bad-response' || (failure === 'server-reset' && !reused)) responseFailed(this.pool!, server, failure);
     this.ctx.log.warn({ client: this.conn.info.clientAddress, server: server.address, method: this.method, url: this.target, reason: failure, err: detail }, 'request failed');
     this.#fail(failure);
   }
