@@ -10,6 +10,11 @@
 // Checks connect through the pool's connector, exactly as traffic does: a source address lease, the
 // connect timeout, and a PROXY header when the pool sends one (LOCAL: the connection is our own).
 //
+// Starts go through one process-wide queue drained STARTS_PER_TURN at a time, one event-loop turn
+// apart (setImmediate): a tick that finds hundreds of checks due (1,000 servers at 1 s) would
+// otherwise open them all in one go and hold the loop for tens of ms (measured: p99 loop delay
+// 24–39 ms with 1,000 servers; the traffic's p99 pays for it).
+//
 // What a check found lives on the Server (lastCheck, the rise/fall runs, the check in flight), which a
 // reload hands to the next generation; the checker belongs to its generation: started when that goes
 // live (Generation.activate), stopped when the next one does. A check still in flight at the swap is
@@ -24,6 +29,33 @@ import type { Server } from '../pool/server.ts';
 import { clock } from '../util/clock.ts';
 import { tcpCheck } from './tcp-check.ts';
 import { httpCheck } from './http-check.ts';
+
+/** Check connections opened per event-loop turn, at most. */
+const STARTS_PER_TURN = 25;
+
+/** Checks due and not yet started, oldest first, with the checker that found them due. */
+const startQueue: Array<{ checker: HealthChecker; server: Server }> = [];
+let startHead = 0;
+let draining = false;
+
+function drainStarts(): void {
+  let n = 0;
+  while (startHead < startQueue.length && n < STARTS_PER_TURN) {
+    const { checker, server } = startQueue[startHead]!;
+    startQueue[startHead++] = undefined as never;
+    // Stopped meanwhile (a reload handed the server on), or already running: nothing to start.
+    if (server.checker !== checker || server.checkRun !== null || !checker.running) continue;
+    checker.startNow(server, Date.now());
+    n++;
+  }
+  if (startHead < startQueue.length) {
+    setImmediate(drainStarts);
+    return;
+  }
+  startQueue.length = 0;
+  startHead = 0;
+  draining = false;
+}
 
 /** What one check found. */
 export interface CheckResult {
@@ -192,13 +224,20 @@ export class HealthChecker {
       }
       // First check of a server: spread over one interval, so a thousand servers do not start together.
       if (s.checkDue === 0) s.checkDue = now + Math.floor(Math.random() * interval);
-      if (now >= s.checkDue) this.#start(s, now);
+      if (now < s.checkDue) continue;
+      // ±5 % jitter keeps servers that happened to line up from staying lined up. Due again one
+      // interval from now, so the queue never holds a server twice.
+      s.checkDue = now + Math.round(interval * (0.95 + Math.random() * 0.1));
+      startQueue.push({ checker: this, server: s });
+    }
+    if (!draining && startHead < startQueue.length) {
+      draining = true;
+      setImmediate(drainStarts);
     }
   }
 
-  #start(s: Server, now: number): void {
-    // ±5 % jitter keeps servers that happened to line up from staying lined up.
-    s.checkDue = now + Math.round(this.config.interval * (0.95 + Math.random() * 0.1));
+  /** Opens the check connection of `s` now (the start queue calls it). */
+  startNow(s: Server, now: number): void {
     const run = new CheckRun(s, now);
     this.#connector.connect(s, null, (err, socket) => {
       if (err !== null || socket === null) return run.connectFailed(err!);
