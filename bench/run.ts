@@ -155,6 +155,8 @@ function brief(s: Sample): string {
   if (s.mibps !== undefined && s.mibps > 50) parts.push(`${fmt(s.mibps, 0)} MiB/s`);
   if (s.p99Ms !== undefined) parts.push(`p99 ${fmt(s.p99Ms, 2)} ms`);
   if (s.cpuUsPerReq !== undefined) parts.push(`${fmt(s.cpuUsPerReq, 1)} µs CPU/req`);
+  if (s.cpuBusy !== undefined) parts.push(`proxy busy ${fmt(s.cpuBusy * 100, 0)}%`);
+  if (s.resumedRps !== undefined) parts.push(`resumed ${fmt(s.resumedRps, 0)} conn/s, ${fmt(s.resumedCpuUsPerReq, 1)} µs CPU/conn, ${fmt((s.resumedShare ?? 0) * 100, 0)}% resumed`);
   if (s.errors !== undefined && s.errors > 0) parts.push(`${fmt(s.errors, 0)} errors`);
   return parts.join(' · ');
 }
@@ -278,7 +280,7 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
   const env: BenchEnv = { reg, tools, dir, repoRoot: REPO_ROOT, node: process.execPath, nofile, clkTck: clockTicksPerSecond(), servers: servers.addresses, log };
 
   const perTarget = (id: ScenarioId): number => settings.repetitions * (settings.warmupS + (SCENARIOS[id].windowFactor ?? 1) * settings.durationS + 0.5) + 1;
-  const loadS = opts.scenarios.filter((s) => ['S1', 'S2', 'S3', 'S7'].includes(s)).reduce((sum, id) => sum + opts.targets.length * perTarget(id), 0);
+  const loadS = opts.scenarios.filter((s) => ['S1', 'S2', 'S3', 'S4', 'S5', 'S7'].includes(s)).reduce((sum, id) => sum + opts.targets.length * perTarget(id), 0);
   const estimateS = loadS + (opts.scenarios.includes('S6') ? opts.targets.length * settings.repetitions * (settings.quick ? 4 : 8) : 0);
   log(
     `bench: ${opts.scenarios.join(',')} × ${opts.targets.length} targets, ${settings.repetitions} repetition(s) of ${settings.durationS}s; about ${Math.ceil(estimateS / 60)} min. ` +
@@ -320,11 +322,11 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
     `- machine: ${machine['cpu']}, Linux ${machine['kernel']}; Node ${machine['node']}, ${machine['haproxy']}, ${machine['nginx']}, ${machine['wrk']}; fullproxy at ${gitRevision()}`,
     `- each proxy: one worker/thread pinned to cpu ${PROXY_CPU}; wrk -t1, the bench clients and the nginx servers (one worker, two ports) on cpu ${LOAD_CPU}; loopback only`,
     `- ${settings.repetitions} repetition(s) of ${settings.durationS} s${longerWindows(settings)} after a ${settings.warmupS} s warm-up; medians. S6: ${fmt(s6n, 0)} idle connections${tcpIdle < s6n ? ` (tcp mode ${fmt(tcpIdle, 0)}: two sockets per session within the fd limit of ${fmt(nofile, 0)})` : ''}`,
-    `- CPU µs/req = (utime + stime of the proxy's process tree after − before, /proc/PID/stat) ÷ requests completed; ratios are against HAProxy in the same mode (tcp or http)`,
+    `- CPU µs/req = (utime + stime of the proxy's process tree after − before, /proc/PID/stat) ÷ requests completed; ratios are against HAProxy in the same mode (tcp, http, or https with the same certificate type)`,
     `- a 2-core shared machine is noisy: compare only within one run, and trust CPU per request over requests/s (the load cpu saturates first)`,
     `- run time ${fmt(elapsedS / 60, 1)} min`,
   ].join('\n');
-  const targetsSection = `## Targets of issue 4\n\n${checks.length > 0 ? checksList(checks) : '(none measured in this run)'}`;
+  const targetsSection = `## Targets (issue 4; S4, S5: issue 15)\n\n${checks.length > 0 ? checksList(checks) : '(none measured in this run)'}`;
   const markdown = `${header}\n\n${targetsSection}\n\n${sections.join('\n\n')}\n`;
 
   process.stdout.write(`\n${markdown}`);

@@ -33,6 +33,8 @@ export function findTools(): { ok: true; tools: Tools } | { ok: false; missing: 
   if (nginx === null) missing.push('nginx (Debian: apt-get install nginx libnginx-mod-stream)');
   if (wrk === null) missing.push('wrk (Debian: apt-get install wrk)');
   if (taskset === null) missing.push('taskset (Debian: apt-get install util-linux)');
+  // S4/S5 make their throwaway certificates with it (lib/certs.ts)
+  if (findExecutable('openssl') === null) missing.push('openssl (Debian: apt-get install openssl)');
   let nginxStreamModuleLine = '';
   if (nginx !== null) {
     const v = spawnSync(nginx, ['-V'], { encoding: 'utf8' });

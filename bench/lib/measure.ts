@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOAD_CPU } from './env.ts';
 import { cpuTicks, fdCount, rssKiB } from './procs.ts';
-import type { RunningTarget } from './targets.ts';
+import { TARGETS, type RunningTarget } from './targets.ts';
 import { runWrk } from './wrk.ts';
 import type { Sample, ScenarioContext } from '../scenarios/scenario.ts';
 
@@ -27,7 +27,7 @@ function cpuSeconds(ctx: ScenarioContext, t: RunningTarget): number | null {
 export async function wrkSample(ctx: ScenarioContext, t: RunningTarget, load: WrkLoad, durationS: number): Promise<Sample> {
   const cpu0 = cpuSeconds(ctx, t);
   const r = await runWrk(ctx.env.reg, ctx.env.tools.wrk, {
-    url: `http://${t.host}:${t.port}${load.path}`,
+    url: `${TARGETS[t.name].mode === 'https' ? 'https' : 'http'}://${t.host}:${t.port}${load.path}`,
     connections: load.connections,
     durationS,
     headers: load.headers,
@@ -104,4 +104,48 @@ export async function idleMemorySample(ctx: ScenarioContext, t: RunningTarget, m
   } finally {
     await child.stop(2000);
   }
+}
+
+const TLS_CLIENT = fileURLToPath(new URL('./tls-client.ts', import.meta.url));
+
+export interface TlsLoad {
+  /** concurrent connection loops */
+  concurrency: number;
+  /** offer the previous connection's session ticket (TLS 1.3 resumption) */
+  resume: boolean;
+}
+
+export interface TlsClientResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  resumed: number;
+  protocol: string;
+  cipher: string;
+  /** the client's own CPU seconds (process.cpuUsage) */
+  clientCpuS: number;
+}
+
+/**
+ * S5: the proxy's CPU time around one run of the Node TLS client (lib/tls-client.ts, pinned to the
+ * load cpu like wrk): a new TLS 1.3 connection per request, full handshakes or resumed ones.
+ */
+export async function tlsClientSample(ctx: ScenarioContext, t: RunningTarget, load: TlsLoad, durationS: number): Promise<{ sample: Sample; result: TlsClientResult }> {
+  const cpu0 = cpuSeconds(ctx, t);
+  const args = ['-c', String(LOAD_CPU), ctx.env.node, TLS_CLIENT, '--host', t.host, '--port', String(t.port), '--concurrency', String(load.concurrency), '--duration', String(durationS)];
+  if (load.resume) args.push('--resume');
+  const child = ctx.env.reg.spawn('tls-client', ctx.env.tools.taskset, args);
+  await child.waitExit((durationS + 20) * 1000);
+  if (!child.exited) {
+    await child.stop(500);
+    throw new Error(`the TLS client did not finish in ${durationS + 20}s`);
+  }
+  const cpu1 = cpuSeconds(ctx, t);
+  const line = child.stdout.split('\n').find((l) => l.startsWith('{"requests"'));
+  if (line === undefined) throw new Error(`TLS client: ${child.lastWords()}`);
+  const r = JSON.parse(line) as TlsClientResult;
+  const s: Sample = { requests: r.requests, seconds: r.seconds, rps: r.seconds > 0 ? r.requests / r.seconds : 0, errors: r.errors };
+  if (cpu0 !== null && cpu1 !== null && r.requests > 0) s.cpuUsPerReq = ((cpu1 - cpu0) * 1e6) / r.requests;
+  if (r.requests > 0) s.clientCpuUsPerReq = (r.clientCpuS * 1e6) / r.requests;
+  return { sample: s, result: r };
 }

@@ -1,5 +1,5 @@
 // The real servers behind every proxy: one nginx worker listening on two loopback ports, pinned
-// to the load cpu. "/" answers a 100-byte body from memory, "/1m" a 1 MiB file.
+// to the load cpu. "/" answers a 100-byte body from memory, "/1k" 1 KiB (S4), "/1m" a 1 MiB file.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOAD_CPU, freePort, type Tools } from './env.ts';
@@ -7,6 +7,8 @@ import { writeConfig } from './configs.ts';
 import { waitForPort, type Child, type ProcessRegistry } from './procs.ts';
 
 export const SMALL_BODY = '0123456789'.repeat(10);
+/** S4's 1 KiB response body. */
+export const KIB_BODY = 'abcdefghijklmnop'.repeat(64);
 export const LARGE_SIZE = 1024 * 1024;
 
 export interface Servers {
@@ -26,6 +28,7 @@ export async function startServers(reg: ProcessRegistry, tools: Tools, dir: stri
     SERVER1: addresses[0],
     SERVER2: addresses[1],
     SMALL_BODY,
+    KIB_BODY,
   });
   const child = reg.spawn('servers', tools.taskset, ['-c', String(LOAD_CPU), tools.nginx, '-p', dir, '-e', join(dir, 'backend-error.log'), '-c', cfg]);
   for (const a of addresses) {

@@ -5,10 +5,18 @@ import { fileURLToPath } from 'node:url';
 import { PROXY_CPU, freePort, type BenchEnv } from './env.ts';
 import { writeConfig } from './configs.ts';
 import { processTree, waitForPort, type Child } from './procs.ts';
+import { benchCertificate } from './certs.ts';
 
-export const TARGET_NAMES = ['direct', 'fullproxy-tcp', 'haproxy-tcp', 'nginx-stream', 'node-net-pipe', 'fullproxy-http', 'haproxy-http', 'nginx-http', 'node-http-proxy'] as const;
+/** The plain-text targets of S1–S3, S6, S7. */
+export const PLAIN_TARGET_NAMES = ['direct', 'fullproxy-tcp', 'haproxy-tcp', 'nginx-stream', 'node-net-pipe', 'fullproxy-http', 'haproxy-http', 'nginx-http', 'node-http-proxy'] as const;
+/**
+ * The TLS-terminating http proxies of S4 and S5 (servers stay plain HTTP: TLS offload), each with
+ * the bench's throwaway ECDSA P-256 certificate, or its RSA 2048 one (`-rsa`).
+ */
+export const TLS_TARGET_NAMES = ['fullproxy-https', 'haproxy-https', 'nginx-https', 'fullproxy-https-rsa', 'haproxy-https-rsa', 'nginx-https-rsa'] as const;
+export const TARGET_NAMES = [...PLAIN_TARGET_NAMES, ...TLS_TARGET_NAMES] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
-export type Mode = 'direct' | 'tcp' | 'http';
+export type Mode = 'direct' | 'tcp' | 'http' | 'https';
 
 export interface TargetInfo {
   readonly mode: Mode;
@@ -27,6 +35,12 @@ export const TARGETS: Readonly<Record<TargetName, TargetInfo>> = {
   'haproxy-http': { mode: 'http', reference: 'haproxy-http', label: 'HAProxy mode http' },
   'nginx-http': { mode: 'http', reference: 'haproxy-http', label: 'nginx http' },
   'node-http-proxy': { mode: 'http', reference: 'haproxy-http', label: 'node-http-proxy' },
+  'fullproxy-https': { mode: 'https', reference: 'haproxy-https', label: 'fullproxy https (ECDSA P-256)' },
+  'haproxy-https': { mode: 'https', reference: 'haproxy-https', label: 'HAProxy https (ECDSA P-256)' },
+  'nginx-https': { mode: 'https', reference: 'haproxy-https', label: 'nginx https (ECDSA P-256)' },
+  'fullproxy-https-rsa': { mode: 'https', reference: 'haproxy-https-rsa', label: 'fullproxy https (RSA 2048)' },
+  'haproxy-https-rsa': { mode: 'https', reference: 'haproxy-https-rsa', label: 'HAProxy https (RSA 2048)' },
+  'nginx-https-rsa': { mode: 'https', reference: 'haproxy-https-rsa', label: 'nginx https (RSA 2048)' },
 };
 
 export function isTargetName(s: string): s is TargetName {
@@ -97,6 +111,28 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
       };
       if (name === 'nginx-stream') values['LOAD_STREAM_MODULE'] = env.tools.nginxStreamModuleLine;
       const cfg = writeConfig(env.dir, `${name}.conf`, `${name}-${n}.conf`, values);
+      child = pinned(env.tools.nginx, ['-p', env.dir, '-e', join(env.dir, `${name}-error.log`), '-c', cfg]);
+      break;
+    }
+    case 'fullproxy-https':
+    case 'fullproxy-https-rsa': {
+      const c = benchCertificate(env.dir, name.endsWith('-rsa') ? 'rsa' : 'ec');
+      const cfg = writeConfig(env.dir, 'fullproxy-https.json', `${name}-${n}.json`, { PORT: port, SERVER1: server1, SERVER2: server2, CERT: c.cert, KEY: c.key });
+      child = pinned(env.node, [join(REPO_ROOT, 'src/main.ts'), '--config', cfg]);
+      break;
+    }
+    case 'haproxy-https':
+    case 'haproxy-https-rsa': {
+      const c = benchCertificate(env.dir, name.endsWith('-rsa') ? 'rsa' : 'ec');
+      const cfg = writeConfig(env.dir, 'haproxy-https.cfg', `${name}-${n}.cfg`, { PORT: port, SERVER1: server1, SERVER2: server2, MAXCONN: maxconn, PEM: c.pem });
+      child = pinned(env.tools.haproxy, ['-db', '-f', cfg]);
+      break;
+    }
+    case 'nginx-https':
+    case 'nginx-https-rsa': {
+      const c = benchCertificate(env.dir, name.endsWith('-rsa') ? 'rsa' : 'ec');
+      const values = { DIR: env.dir, PORT: port, SERVER1: server1, SERVER2: server2, NOFILE: env.nofile, WORKER_CONNECTIONS: workerConnections, CERT: c.cert, KEY: c.key, NAME: `${name}-${n}` };
+      const cfg = writeConfig(env.dir, 'nginx-https.conf', `${name}-${n}.conf`, values);
       child = pinned(env.tools.nginx, ['-p', env.dir, '-e', join(env.dir, `${name}-error.log`), '-c', cfg]);
       break;
     }

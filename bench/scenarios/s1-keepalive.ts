@@ -1,5 +1,5 @@
 // S1: small responses over keep-alive — the per-request cost of the proxy's data path.
-import { TARGET_NAMES } from '../lib/targets.ts';
+import { PLAIN_TARGET_NAMES } from '../lib/targets.ts';
 import { wrkSample, wrkWarmup, type WrkLoad } from '../lib/measure.ts';
 import { col, errorsCol, ratioCheck, ratioCol } from '../lib/report.ts';
 import type { Scenario } from './scenario.ts';
@@ -11,7 +11,7 @@ export const s1: Scenario = {
   title: 'small responses over keep-alive',
   method: 'wrk -t1 -c50 --latency, GET / (100-byte body), client connections kept alive; the proxy keeps server connections alive too.',
   unavailable: null,
-  targets: TARGET_NAMES,
+  targets: PLAIN_TARGET_NAMES,
   restartPerRepetition: false,
   warmup: (ctx, t) => wrkWarmup(ctx, t, S1_LOAD),
   measure: (ctx, t) => wrkSample(ctx, t, S1_LOAD, ctx.settings.durationS),

@@ -1,5 +1,5 @@
 // S2: a new TCP connection per request — the proxy's accept/connect/close cost.
-import { TARGET_NAMES } from '../lib/targets.ts';
+import { PLAIN_TARGET_NAMES } from '../lib/targets.ts';
 import { wrkSample, wrkWarmup, type WrkLoad } from '../lib/measure.ts';
 import { col, errorsCol, ratioCheck, ratioCol } from '../lib/report.ts';
 import type { Scenario } from './scenario.ts';
@@ -13,7 +13,7 @@ export const s2: Scenario = {
   method:
     'wrk -t1 -c50 --latency -H "Connection: close", GET / (100-byte body): every request opens a client connection. http proxies keep their server connections alive; tcp proxies open a server connection per request too.',
   unavailable: null,
-  targets: TARGET_NAMES,
+  targets: PLAIN_TARGET_NAMES,
   restartPerRepetition: false,
   warmup: (ctx, t) => wrkWarmup(ctx, t, LOAD),
   measure: (ctx, t) => wrkSample(ctx, t, LOAD, ctx.settings.durationS),

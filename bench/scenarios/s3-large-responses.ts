@@ -1,5 +1,5 @@
 // S3: 1 MiB responses — throughput, and the proxy's CPU per GiB moved.
-import { TARGET_NAMES } from '../lib/targets.ts';
+import { PLAIN_TARGET_NAMES } from '../lib/targets.ts';
 import { wrkSample, wrkWarmup, type WrkLoad } from '../lib/measure.ts';
 import { col, errorsCol, ratioCheck, ratioCol } from '../lib/report.ts';
 import type { Scenario } from './scenario.ts';
@@ -11,7 +11,7 @@ export const s3: Scenario = {
   title: '1 MiB responses (throughput)',
   method: 'wrk -t1 -c10 --latency, GET /1m (1 MiB file, sendfile at the server), keep-alive on both sides.',
   unavailable: null,
-  targets: TARGET_NAMES,
+  targets: PLAIN_TARGET_NAMES,
   restartPerRepetition: false,
   warmup: (ctx, t) => wrkWarmup(ctx, t, LOAD),
   measure: (ctx, t) => wrkSample(ctx, t, LOAD, ctx.settings.durationS),

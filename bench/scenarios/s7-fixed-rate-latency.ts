@@ -14,7 +14,7 @@
 // fullproxy tcp p99 2.3–10.5 ms over 5 s vs 1.8–2.1 ms over 20 s; HAProxy's unchanged). So S7
 // runs DURATION_FACTOR × the bench's duration, where the burst weighs well under 1%.
 import { fileURLToPath } from 'node:url';
-import { TARGET_NAMES, startTarget, StartError, type TargetName } from '../lib/targets.ts';
+import { PLAIN_TARGET_NAMES, startTarget, StartError, type TargetName } from '../lib/targets.ts';
 import { wrkSample, wrkWarmup, type WrkLoad } from '../lib/measure.ts';
 import { col, errorsCol, fmt, fmtAuto, naReason, okMedian } from '../lib/report.ts';
 import type { Check, Column, ScenarioContext, ScenarioResults, Scenario } from './scenario.ts';
@@ -105,7 +105,7 @@ export const s7: Scenario = {
   method:
     `wrk -t1 --latency with a Lua think time (bench/conf/wrk-think-time.lua: uniform 5..15 ms after each response per connection; Debian wrk has no -R); the connection count is calibrated once on the direct path to offer half of HAProxy http's S1 req/s, then used for every target. Each repetition runs ${DURATION_FACTOR}× the bench's duration, so that the burst of wrk opening all its connections at once weighs well under 1% of the requests (steady state). Closed loop: a proxy that cannot keep up shows a lower rate and a higher latency.`,
   unavailable: null,
-  targets: TARGET_NAMES,
+  targets: PLAIN_TARGET_NAMES,
   windowFactor: DURATION_FACTOR,
   restartPerRepetition: false,
   prepare,

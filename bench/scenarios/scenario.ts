@@ -30,6 +30,20 @@ export const METRICS = [
   'rssBeforeKiB',
   'rssAfterKiB',
   'kibPerConn',
+  /** S4/S5: CPU µs/req × req/s: the share of its one core the proxy kept busy */
+  'cpuBusy',
+  /** S5: full handshakes one core of the proxy can do per second (1e6 ÷ CPU µs per connection) */
+  'perCoreS',
+  /** S5, resumed handshakes: measured rate, CPU per connection, per core-second */
+  'resumedRps',
+  'resumedCpuUsPerReq',
+  'resumedPerCoreS',
+  /** S5: share of the resumption run's connections that were resumed (isSessionReused) */
+  'resumedShare',
+  /** S5: the load client's own CPU µs per connection (full handshakes): how close the load side is to its limit */
+  'clientCpuUsPerReq',
+  /** S5: resumedPerCoreS ÷ perCoreS of the same target and repetition */
+  'resumeGain',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 export type Sample = Partial<Record<Metric, number>>;
