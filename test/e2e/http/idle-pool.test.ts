@@ -8,8 +8,19 @@ import { get } from '../../helpers/http.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 test('maxIdlePerServer: a burst of 20 concurrent requests leaves 4 idle server connections', async () => {
-  // the server answers after 50 ms so that the 20 requests overlap and need 20 connections
-  const b = await httpBackend('a', (_req, res) => setTimeout(() => res.end('ok'), 50));
+  // The server holds every answer until 20 requests wait at once (a barrier, not a delay: a busy
+  // machine spreads a burst out), so the burst needs exactly 20 connections; later requests are
+  // answered at once.
+  const held: Array<() => void> = [];
+  let burstDone = false;
+  const b = await httpBackend('a', (_req, res) => {
+    if (burstDone) return void res.end('ok');
+    held.push(() => res.end('ok'));
+    if (held.length === 20) {
+      burstDone = true;
+      for (const answer of held.splice(0)) answer();
+    }
+  });
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 'h', listen: '127.0.0.1:0', protocol: 'http', pool: 'p' }],

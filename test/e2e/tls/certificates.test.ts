@@ -132,9 +132,16 @@ test('1,000 failed handshakes are counted and leave the RSS within 5 MiB', async
   };
   await garbage(1000); // warm up: code paths compiled, heap and allocator pools grown to their working size
   const before = rssOf(p.child.pid!);
-  await garbage(1000);
-  const after = rssOf(p.child.pid!);
-  assert.ok(after - before < 5 * 1024 * 1024, `RSS grew ${((after - before) / 1048576).toFixed(2)} MiB`);
+  // Three more rounds, RSS read after each. A leak grows with every round, so even the lowest
+  // reading is past the bound; the garbage collector's timing (a busy machine delays it) only moves
+  // single readings. The bound is on the lowest.
+  const afters: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    await garbage(1000);
+    afters.push(rssOf(p.child.pid!));
+  }
+  const grew = Math.min(...afters) - before;
+  assert.ok(grew < 5 * 1024 * 1024, `RSS grew ${(grew / 1048576).toFixed(2)} MiB (readings ${afters.map((a) => ((a - before) / 1048576).toFixed(2)).join(', ')} MiB over the start)`);
   const s = await stats(p);
-  assert.equal((s.listeners['web'] as unknown as { tlsHandshakeErrors: number }).tlsHandshakeErrors, 2000);
+  assert.equal((s.listeners['web'] as unknown as { tlsHandshakeErrors: number }).tlsHandshakeErrors, 4000);
 });
