@@ -18,7 +18,7 @@ import type { Server } from './pool/server.ts';
 import { ListenerSettings } from './listener/listener.ts';
 import { EXPIRY_WARNING_MS, buildListenerTls } from './listener/tls.ts';
 import { Pool } from './pool/pool.ts';
-import { PoolConnector, sameJson } from './pool/connector.ts';
+import { PoolConnector, buildPoolTls, sameJson } from './pool/connector.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { HttpListener, type ListenerSlot } from './http/http-listener.ts';
 import { ServerConnections } from './http/http-upstream.ts';
@@ -64,12 +64,13 @@ export class Generation {
   constructor(config: Config, previous: Generation | null, host: GenerationHost) {
     this.config = config;
     const log = host.log;
-    for (const pc of config.pools) {
+    config.pools.forEach((pc, p) => {
       const prev = previous?.pools.get(pc.name) ?? null;
       const pool = new Pool(pc, log, prev);
       if (prev !== null) this.#successors.push(pool);
       this.pools.set(pc.name, pool);
-      const connector = new PoolConnector(pc, log, prev === null ? null : { connector: previous!.connectors.get(prev)!, config: prev.config });
+      // The CA file is read here (a reload reads it again); one gone bad since load.ts checked it throws: the reload fails with nothing changed.
+      const connector = new PoolConnector(pc, log, prev === null ? null : { connector: previous!.connectors.get(prev)!, config: prev.config }, buildPoolTls(pc, `pools[${p}]`));
       this.connectors.set(pool, connector);
       if (pc.healthCheck !== undefined) this.checkers.push(new HealthChecker(pool, pc.healthCheck, connector, log));
       const sameConnections = prev !== null && connectionIdentity(prev.config) === connectionIdentity(pc);
@@ -79,7 +80,7 @@ export class Generation {
         if (kept !== undefined) this.#keptConnections.push({ connections: kept, pool });
         this.upstreams.set(server, kept ?? new ServerConnections(server, pc, connector));
       }
-    }
+    });
     config.listeners.forEach((lc, i) => {
       const pool = this.#pool(lc.pool);
       // Certificates are read here, so a reload swaps them with the rest of the listener's settings;
@@ -128,6 +129,9 @@ export class Generation {
       for (const c of settings.tls?.unserved ?? []) {
         log.warn({ listener: name, certificate: c.file, names: c.names }, 'TLS certificate not served: an earlier certificate has the same names and a key of the same type (or the names are not the first certificate\'s: only those may have an RSA and an ECDSA certificate)');
       }
+    }
+    for (const pc of this.config.pools) {
+      if (pc.tls?.verify === false) log.warn({ pool: pc.name }, 'TLS to servers without certificate verification (pools[].tls.verify: false): any certificate is accepted, so anyone on the path to the servers can impersonate them');
     }
     for (const lc of this.config.listeners) {
       if (lc.protocol !== 'http') continue;

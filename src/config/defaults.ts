@@ -44,6 +44,8 @@ export const DEFAULTS = {
     tcpKeepAlive: 60_000,
     connectionPool: { maxIdlePerServer: 64, idleTimeout: 30_000, reuse: 'safe' },
     sendProxyProtocol: 'off',
+    /** `pools[].tls`: server certificates are verified unless turned off explicitly (then a warning at every load). */
+    tls: { verify: true },
     /** One retry on another server when nothing was sent (SPEC "Decisions: Retries"). */
     retries: 1,
     source: { portRange: [1024, 65535], onExhausted: 'queue', queueTimeout: 1_000, queueLength: 1024 },

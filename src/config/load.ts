@@ -6,6 +6,7 @@ import type { Config } from './schema.ts';
 import { validateConfig } from './validate.ts';
 import { readFailure } from './read-failure.ts';
 import { readCertificates } from '../listener/tls.ts';
+import { readCaFile } from '../pool/connector.ts';
 
 export type LoadResult = { ok: true; config: Config; path: string } | { ok: false; errors: string[] };
 export type LoadObjectResult = { ok: true; config: Config } | { ok: false; errors: string[] };
@@ -41,13 +42,20 @@ export function loadConfigObject(input: unknown, baseDir: string): LoadObjectRes
   if (!result.ok) return result;
   const config = result.config; // a fresh object from zod, ours to finish before it is frozen
   const here = (file: string): string => (isAbsolute(file) ? file : resolve(baseDir, file));
-  // Certificate files are checked here, the one path `check`, start and reload share, so all three
-  // refuse a missing or mismatched pair with its JSON path and file (generation.ts reads them again).
+  // Certificate and CA files are checked here, the one path `check`, start and reload share, so all
+  // three refuse a missing or mismatched pair (or a CA file that is not PEM) with its JSON path and
+  // file (generation.ts reads them again).
   const errors: string[] = [];
   config.listeners.forEach((listener, l) => {
     if (listener.tls === undefined) return;
     const r = readCertificates(listener.tls.certificates, `listeners[${l}].tls`, here);
     if (!r.ok) errors.push(...r.errors);
+  });
+  config.pools.forEach((pool, p) => {
+    const ca = pool.tls?.ca;
+    if (ca === undefined) return;
+    const r = readCaFile(here(ca), ca, `pools[${p}].tls.ca`);
+    if (!r.ok) errors.push(r.error);
   });
   if (errors.length > 0) return { ok: false, errors };
   for (const listener of config.listeners) {

@@ -167,11 +167,11 @@ const pool = z.strictObject({
   healthCheck: healthCheck.optional(),
   persistence: persistence.optional(),
   sendProxyProtocol: z.enum(['v1', 'v2', 'off']).default(DEFAULTS.pool.sendProxyProtocol),
-  tls: z // refused until re-encryption to servers (issue 15)
+  tls: z // re-encryption to servers (pool/connector.ts); the CA file is checked by load.ts
     .strictObject({
-      servername: z.string().optional(),
+      servername: z.string().min(1).optional(),
       ca: z.string().optional(),
-      verify: z.boolean().default(true),
+      verify: z.boolean().default(DEFAULTS.pool.tls.verify),
     })
     .optional(),
   timeouts: z

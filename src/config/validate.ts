@@ -67,7 +67,6 @@ export interface NotImplemented {
 export const NOT_IMPLEMENTED: readonly NotImplemented[] = [
   { section: 'listeners', key: ['limits', 'perClient'], until: 'per-client limits: issue 17' },
   { section: 'pools', key: ['persistence'], until: 'persistence: issue 16' },
-  { section: 'pools', key: ['tls'], until: 'TLS to servers: issue 15' },
   { section: 'pools', key: ['slowStart'], until: 'slow start: issue 16' },
 ];
 
@@ -340,6 +339,9 @@ function crossReferences(config: Config): Problem[] {
     // Backups serve only when no primary is up (SPEC "Health"); with no primary the pool would
     // silently run on backups forever, which is never what was meant.
     if (pool.servers.every((server) => server.backup)) add(['pools', p, 'servers'], 'expected at least one server with "backup": false, got only backups');
+    // SNI carries host names only (RFC 6066 §3); without `servername` an IP server's certificate is checked against its address.
+    const sni = pool.tls?.servername;
+    if (sni !== undefined && isIP(sni) !== 0) add(['pools', p, 'tls', 'servername'], `expected a host name, got the IP address ${show(sni)} (SNI carries names only; leave servername out to check the certificate against the server's address)`);
   });
 
   const listenerNames = new Set<string>();

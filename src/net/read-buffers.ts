@@ -10,6 +10,10 @@
 // exclusive buffer from a free list once a read comes in large (bulk transfer, no copy then). A
 // buffer goes back to the free list once its bytes are written out (nothing queued); one that may
 // still be referenced is left to the GC.
+//
+// Only a buffer this ReadBuffers lent (the last next() gave out) ever goes back: a TLS server
+// socket feeds the same handlers from 'data' events (pool/connector.ts), with buffers Node made and
+// may still hold, and those must never reach the free list (another socket would read over them).
 
 /** Node's own read size. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -36,8 +40,16 @@ function takeExclusive(): Buffer {
 /** The read-buffer choice of one socket. */
 export class ReadBuffers {
   #large = false;
+  /** The exclusive buffer handed to the socket by the last next() (null: the scratch). */
+  #lent: Buffer | null = null;
   /** onread.buffer: where the next read goes. */
-  readonly next = (): Buffer => (this.#large ? takeExclusive() : scratch);
+  readonly next = (): Buffer => {
+    if (!this.#large) {
+      this.#lent = null;
+      return scratch;
+    }
+    return (this.#lent = takeExclusive());
+  };
 
   /**
    * The bytes of one read as a buffer the caller may keep (a copy when they sit in the shared
@@ -49,8 +61,11 @@ export class ReadBuffers {
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 
-  /** After the bytes were handled: an exclusive buffer goes back when nothing references it. */
+  /** After the bytes were handled: an exclusive buffer of ours goes back when nothing references it. */
   release(buf: Buffer, flushed: boolean): void {
-    if (flushed && buf !== scratch && free.length < MAX_FREE) free.push(buf);
+    if (flushed && buf === this.#lent && free.length < MAX_FREE) {
+      this.#lent = null;
+      free.push(buf);
+    }
   }
 }

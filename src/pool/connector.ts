@@ -1,8 +1,20 @@
 // Opens server-side connections for both modes: source (address, port) lease (source-ports.ts),
-// connect timeout, TCP_NODELAY, PROXY header. tcp-proxy.ts and http-upstream.ts both call it, so
-// a server connection is made the same way whatever the listener's protocol. (TCP keepalive is
-// set by whoever keeps the socket: the session's sweep, or the http pool.)
+// connect timeout, TCP_NODELAY, PROXY header, TLS re-encryption (`pools[].tls`). tcp-proxy.ts and
+// http-upstream.ts both call it, so a server connection is made the same way whatever the
+// listener's protocol. (TCP keepalive is set by whoever keeps the socket: the session's sweep, or
+// the http pool.)
+//
+// With `tls`: TCP connect (the lease is on this socket) → the PROXY header, first on the wire →
+// the TLS handshake on that socket (SNI, the pool's CA, the server's last session ticket) → the
+// caller gets the TLSSocket; the connect timeout covers both steps. A TLSSocket cannot read into
+// our buffers (net's `onread` is for plain handles), so the caller's onread callback is fed from
+// 'data' events instead: same handler, Node's buffers (never put in our free list, see
+// read-buffers.ts), `false` pauses the socket as it stops a plain one.
 import { connect, type OnReadOpts, type Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { checkServerIdentity, connect as tlsConnect, createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import { readFailure } from '../config/read-failure.ts';
 import { FullproxyError } from '../errors.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import { silentLogger, type Logger } from '../log.ts';
@@ -50,20 +62,111 @@ const MAX_PORT_ATTEMPTS = 8;
 
 function noop(): void {}
 
+/** A pool's TLS client settings (`pools[].tls`), built once per generation from the config. */
+export interface PoolTls {
+  /** The configured SNI name; absent: the server's host when it is a name, none for an IP. */
+  readonly servername: string | undefined;
+  readonly verify: boolean;
+  /** The CA file's bytes (null: Node's default trust store), compared across reloads. */
+  readonly caPem: Buffer | null;
+  /** Made once: a context per connection would parse the CA bundle on every connect. */
+  readonly context: SecureContext;
+}
+
+/**
+ * Reads and checks a CA file: readable, and PEM certificates only (at least one). `shown` is the
+ * path as configured (messages name it as the user wrote it), `at` the JSON path of the key.
+ * load.ts checks with it at `check`, start and reload; the connector reads the file again.
+ */
+export function readCaFile(file: string, shown: string, at: string): { ok: true; pem: Buffer } | { ok: false; error: string } {
+  let pem: Buffer;
+  try {
+    pem = readFileSync(file);
+  } catch (err) {
+    return { ok: false, error: `${at}: cannot read ${shown}: ${readFailure(err)}` };
+  }
+  const blocks = pem.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  try {
+    if (blocks.length === 0) throw new Error('no certificate');
+    for (const b of blocks) new X509Certificate(b);
+  } catch {
+    return { ok: false, error: `${at}: ${shown} is not a PEM CA certificate bundle` };
+  }
+  return { ok: true, pem };
+}
+
+/** The pool's TLS client settings, or null without `tls`. Throws (with the JSON path) when the CA file went bad since load.ts checked it. */
+export function buildPoolTls(pool: PoolConfig, at: string): PoolTls | null {
+  const t = pool.tls;
+  if (t === undefined) return null;
+  let caPem: Buffer | null = null;
+  if (t.ca !== undefined) {
+    const r = readCaFile(t.ca, t.ca, `${at}.tls.ca`);
+    if (!r.ok) throw new Error(r.error);
+    caPem = r.pem;
+  }
+  return { servername: t.servername, verify: t.verify, caPem, context: createSecureContext(caPem === null ? {} : { ca: caPem }) };
+}
+
+/** What the connect path shows of a TLS verification failure: OpenSSL's words for the common codes. */
+const VERIFY_REASONS: Readonly<Record<string, string>> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in certificate chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'unable to get local issuer certificate',
+  UNABLE_TO_GET_ISSUER_CERT: 'unable to get issuer certificate',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  CERT_SIGNATURE_FAILURE: 'certificate signature failure',
+  INVALID_CA: 'invalid CA certificate',
+  INVALID_PURPOSE: 'unsupported certificate purpose',
+};
+
+const kRaw = Symbol('rawSocket');
+const kResettable = Symbol('resettable');
+type ServerTlsSocket = TLSSocket & { [kRaw]: Socket; [kResettable]?: boolean };
+
+/**
+ * resetAndDestroy() of a server TLSSocket: its handle is not a TCP one (Node throws), so the RST goes
+ * out on the TCP socket under it (idle resets, the kill button, an error on the client side). Not
+ * in the tick the handshake completed in: Node crashes (SIGSEGV) when the TCP handle is reset on
+ * OpenSSL's stack, so a reset asked for then closes plainly.
+ */
+function resetTlsSocket(this: ServerTlsSocket): ServerTlsSocket {
+  const raw = this[kRaw];
+  if (this[kResettable] === true && !raw.destroyed && (raw as unknown as { _handle: unknown })._handle != null) raw.resetAndDestroy();
+  this.destroy();
+  return this;
+}
+
+function markResettable(socket: ServerTlsSocket): void {
+  socket[kResettable] = true;
+}
+
 /** A pool's connector: settings are read once at construction (DESIGN §2.4). */
 export class PoolConnector implements Connector {
   readonly #timeout: number;
   readonly #proxyProtocol: 'v1' | 'v2' | 'off';
   readonly #ports: SourcePorts;
+  readonly #tls: PoolTls | null;
+  /** The last TLS session (ticket) per server, offered on its next connection (resumption). */
+  readonly #sessions: WeakMap<Server, Buffer>;
 
   /**
    * `previous`: the same-named pool's connector before a reload. When `source` did not change its
    * source-port accounting is carried over (the ports held by live connections stay counted); the
    * other settings are always the new config's.
    */
-  constructor(pool: PoolConfig, log: Logger = silentLogger, previous: { connector: PoolConnector; config: PoolConfig } | null = null) {
+  /** `tls`: the pool's TLS settings built by the generation (which names the JSON path); by default built here from `pool.tls`. */
+  constructor(pool: PoolConfig, log: Logger = silentLogger, previous: { connector: PoolConnector; config: PoolConfig } | null = null, tls: PoolTls | null = buildPoolTls(pool, `pools[${pool.name}]`)) {
     this.#timeout = pool.timeouts.connect;
     this.#proxyProtocol = pool.sendProxyProtocol;
+    this.#tls = tls;
+    // Sessions are kept across a reload that left the TLS settings and the CA bytes as they were (a
+    // resumed session is not verified again: never resume one verified under another CA or name).
+    const p = previous?.connector ?? null;
+    this.#sessions =
+      p !== null && tls !== null && p.#tls !== null && sameJson(previous!.config.tls, pool.tls) && sameBytes(p.#tls.caPem, tls.caPem) ? p.#sessions : new WeakMap();
     const src = pool.source;
     this.#ports =
       previous !== null && sameJson(previous.config.source, src)
@@ -110,34 +213,109 @@ export class PoolConnector implements Connector {
   /** One connect attempt from `lease`; a port the kernel refuses is skipped for another (bounded). */
   #dial(server: Server, client: ClientInfo | null, lease: Lease, attempt: number, cb: ConnectCallback, onread: OnReadOpts | undefined): void {
     const { host, port } = server.endpoint;
+    const tls = this.#tls;
+    // A TLSSocket reads through 'data' events (fed to onread's callback below): the TCP socket under it gets no onread.
+    const ownRead = tls === null ? onread : undefined;
     const socket =
       lease.port === 0
-        ? connect({ host, port, allowHalfOpen: true, noDelay: true, onread })
-        : connect({ host, port, localAddress: lease.address, localPort: lease.port, allowHalfOpen: true, noDelay: true, onread });
-    // The port is ours until the socket is gone, whatever happens to the connection: one release, on 'close'.
+        ? connect({ host, port, allowHalfOpen: true, noDelay: true, onread: ownRead })
+        : connect({ host, port, localAddress: lease.address, localPort: lease.port, allowHalfOpen: true, noDelay: true, onread: ownRead });
+    // The port is ours until the socket is gone, whatever happens to the connection: one release, on
+    // 'close' (of the TCP socket: a TLSSocket's close closes it too).
     if (lease.port !== 0) socket.once('close', () => lease.release());
-    // The PROXY header is the first bytes on the connection; queued now, sent on connect.
-    if (this.#proxyProtocol !== 'off') socket.write(proxyHeader(this.#proxyProtocol, client));
+    // The PROXY header is the first bytes on the connection; queued now, sent on connect (with TLS:
+    // written on connect, before the ClientHello).
+    if (this.#proxyProtocol !== 'off' && tls === null) socket.write(proxyHeader(this.#proxyProtocol, client));
+    const started = tls === null ? 0 : Date.now();
     let done = false;
+    let secure: ServerTlsSocket | null = null;
+    let onSecure = noop;
     const settle = (): void => {
       done = true;
       socket.removeListener('connect', onConnect);
       socket.removeListener('error', onError);
       socket.removeListener('timeout', onTimeout);
       socket.setTimeout(0);
+      if (secure !== null) {
+        secure.removeListener('secureConnect', onSecure);
+        secure.removeListener('error', onTlsError);
+      }
     };
     const fail = (err: FullproxyError): void => {
       settle();
+      if (secure !== null) {
+        secure.on('error', noop);
+        secure.destroy(); // closes the TCP socket under it too
+      }
       socket.on('error', noop);
       socket.destroy();
       cb(err, null);
     };
-    const onConnect = (): void => {
-      if (done) return;
-      settle();
+    const established = (s: Socket): void => {
+      // Errors of a TLS connection surface on the TLSSocket (the caller's); the TCP socket under it
+      // may still report a failed write of the PROXY header, which must not go unhandled.
+      if (s !== socket) socket.on('error', noop);
       server.openSockets++;
       socket.once('close', server.socketClosed);
-      cb(null, socket);
+      cb(null, s);
+    };
+    const onConnect = (): void => {
+      if (done) return;
+      if (tls === null) {
+        settle();
+        return established(socket);
+      }
+      if (this.#proxyProtocol !== 'off') socket.write(proxyHeader(this.#proxyProtocol, client));
+      // What is left of the connect timeout bounds the handshake (the TCP socket's timer is not
+      // refreshed by the TLS traffic on it: a deadline, not an idle timeout).
+      socket.setTimeout(Math.max(1, this.#timeout - (Date.now() - started)));
+      const servername = tls.servername ?? (isIP(host) === 0 ? host : undefined);
+      const session = this.#sessions.get(server);
+      const s = tlsConnect({
+        socket,
+        host, // what the certificate is checked against without a servername (an IP: its IP SANs)
+        ...(servername === undefined ? {} : { servername }),
+        secureContext: tls.context,
+        // Verified below, on 'secureConnect', so a verification failure is told apart from a failed handshake.
+        rejectUnauthorized: false,
+        ...(session === undefined ? {} : { session }),
+      }) as ServerTlsSocket;
+      s[kRaw] = socket;
+      s.resetAndDestroy = resetTlsSocket;
+      secure = s;
+      // Sessions are kept once the server is verified (TLS 1.2 may hand one over before that).
+      let verified = false;
+      let pendingSession: Buffer | null = null;
+      s.on('session', (ticket: Buffer) => {
+        if (verified) this.#sessions.set(server, ticket);
+        else pendingSession = ticket;
+      });
+      onSecure = (): void => {
+        if (done) return;
+        if (tls.verify && !s.authorized) {
+          this.#sessions.delete(server);
+          return fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `TLS to ${server.address}: certificate verify failed: ${verifyReason(s, servername ?? host)}`));
+        }
+        verified = true;
+        if (pendingSession !== null) this.#sessions.set(server, pendingSession);
+        settle();
+        setImmediate(markResettable, s);
+        if (onread !== undefined) {
+          const callback = onread.callback;
+          s.on('data', (chunk: Buffer) => {
+            if (callback(chunk.length, chunk) === false) s.pause();
+          });
+        }
+        established(s);
+      };
+      s.once('secureConnect', onSecure);
+      s.once('error', onTlsError);
+    };
+    const onTlsError = (e: NodeJS.ErrnoException): void => {
+      if (done) return;
+      // A session the server no longer accepts must not be offered again.
+      this.#sessions.delete(server);
+      fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `TLS to ${server.address}: handshake failed: ${e.code === undefined ? e.message : `${e.message} (${e.code})`}`, { cause: e }));
     };
     const onError = (e: NodeJS.ErrnoException): void => {
       if (done) return;
@@ -165,13 +343,28 @@ export class PoolConnector implements Connector {
       fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
     };
     const onTimeout = (): void => {
-      if (!done) fail(new FullproxyError('FP_ERR_CONNECT_TIMEOUT', `connect to ${server.address} timed out after ${this.#timeout} ms`));
+      if (!done) fail(new FullproxyError('FP_ERR_CONNECT_TIMEOUT', `${secure === null ? 'connect' : 'TLS handshake'} to ${server.address} timed out after ${this.#timeout} ms`));
     };
     socket.once('connect', onConnect);
     socket.once('error', onError);
     socket.once('timeout', onTimeout);
     socket.setTimeout(this.#timeout);
   }
+}
+
+function sameBytes(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
+
+/** Why the server's certificate was not accepted, e.g. "self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)". */
+function verifyReason(s: TLSSocket, name: string): string {
+  const code = String(s.authorizationError ?? 'unknown');
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const e = checkServerIdentity(name, s.getPeerCertificate() as PeerCertificate);
+    if (e !== undefined) return `${e.message} (${code})`;
+  }
+  const words = VERIFY_REASONS[code];
+  return words === undefined ? code : `${words} (${code})`;
 }
 
 /** Equality of two frozen config values (small plain JSON: compared once per reload). */

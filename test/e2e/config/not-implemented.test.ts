@@ -77,7 +77,6 @@ test('check: the SPEC example lists every refused key, and only those', () => {
     'listeners[0].tls.alpn[0]: "h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"',
     'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
     PERSISTENCE_LINE,
-    'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
     'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
   ]);
 });

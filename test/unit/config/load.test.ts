@@ -1,6 +1,6 @@
-// load.ts: file → frozen Config. Read and JSON errors name the file; tls blocks (whose certificate
-// and CA paths would resolve against the config file's directory) are refused until TLS exists; the
-// result cannot be changed; the configs we ship (config/*.json, config/examples/*.json) load.
+// load.ts: file → frozen Config. Read and JSON errors name the file; certificate and CA files
+// resolve against the config file's directory and are checked (JSON path and file); the result
+// cannot be changed; the configs we ship (config/*.json, config/examples/*.json) load.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ const plain = {
   ],
 };
 
-// TLS blocks name files relative to the config file; pool tls (re-encryption, issue 15) is refused.
+// TLS blocks name files relative to the config file.
 const withTls = {
   listeners: [
     {
@@ -47,15 +47,37 @@ const withTls = {
 };
 
 describe('loadConfigFile', () => {
-  it('refuses pool tls blocks with their JSON paths (re-encryption is issue 15)', () => {
+  it('pool tls: the CA file resolves against the config file; missing, unreadable and non-PEM CA files are errors with the JSON path and the file as written', () => {
     const path = write('site/conf/fullproxy.json', withTls);
     assert.deepEqual(loadConfigFile(path), {
       ok: false,
       errors: [
-        'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
-        'pools[1].tls: not implemented yet (TLS to servers: issue 15); remove it',
+        'listeners[0].tls.certificates[0].cert: cannot read certs/site.crt: no such file or directory',
+        'listeners[0].tls.certificates[0].key: cannot read ../keys/site.key: no such file or directory',
+        'listeners[0].tls.certificates[1].cert: cannot read /etc/fullproxy/other.crt: no such file or directory',
+        'listeners[0].tls.certificates[1].key: cannot read other.key: no such file or directory',
+        'pools[0].tls.ca: cannot read certs/ca.crt: no such file or directory',
       ],
     });
+    const pki = makePki();
+    const dir = join(pki.dir, 'conf');
+    mkdirSync(dir);
+    writeFileSync(join(pki.dir, 'garbage.pem'), 'not a certificate\n');
+    const config = (tls: unknown): unknown => ({ listeners: [{ name: 'web', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'app' }], pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], tls }] });
+    const good = loadConfigObject(config({ ca: '../ca.crt', servername: 'app.test' }), dir);
+    assert.ok(good.ok, good.ok ? '' : good.errors.join('\n'));
+    assert.equal(good.config.pools[0]?.tls?.ca, pki.caCert); // resolved against the config's directory
+    assert.equal(good.config.pools[0]?.tls?.verify, true);
+    const none = loadConfigObject(config({ verify: false }), dir);
+    assert.ok(none.ok);
+    for (const [ca, line] of [
+      ['ca.crt', 'pools[0].tls.ca: cannot read ca.crt: no such file or directory'],
+      ['../garbage.pem', 'pools[0].tls.ca: ../garbage.pem is not a PEM CA certificate bundle'],
+      ['..', 'pools[0].tls.ca: cannot read ..: is a directory'],
+    ] as const) {
+      const bad = loadConfigObject(config({ ca }), dir);
+      assert.deepEqual(bad.ok ? [] : bad.errors, [line]);
+    }
   });
 
   it('listener certificates: missing, unreadable and mismatched files are errors with the JSON path and the file as written', () => {

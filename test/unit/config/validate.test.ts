@@ -255,8 +255,6 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     ['listeners[].limits.perClient, empty', { limits: { perClient: {} } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
     ['pools[].persistence source-ip', {}, { persistence: { type: 'source-ip', timeout: '5m' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
     ['pools[].persistence cookie', {}, { persistence: { type: 'cookie', name: 'FPSRV' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
-    ['pools[].tls', {}, { tls: { servername: 'app.internal', ca: 'ca.crt', verify: true } }, 'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it'],
-    ['pools[].tls, empty', {}, { tls: {} }, 'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it'],
     ['pools[].slowStart', {}, { slowStart: '30s' }, 'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it'],
   ];
   for (const [name, listener, pool, line] of cases) {
@@ -266,10 +264,9 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   }
 
   it('one line per refused block, never also what is wrong inside it', () => {
-    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { persistence: null, tls: [], slowStart: 'soon' })), [
+    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { persistence: null, slowStart: 'soon' })), [
       'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
       'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
-      'pools[0].tls: not implemented yet (TLS to servers: issue 15); remove it',
       'pools[0].slowStart: not implemented yet (slow start: issue 16); remove it',
     ]);
   });
@@ -383,7 +380,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'pools[].sendProxyProtocol', 'pools[].timeouts.connect', 'pools[].timeouts.serverIdle', 'pools[].timeouts.response', 'pools[].timeouts.queue',
       'pools[].tcpKeepAlive', 'pools[].connectionPool.maxIdlePerServer', 'pools[].connectionPool.idleTimeout', 'pools[].connectionPool.reuse',
       'pools[].source.addresses', 'pools[].source.portRange', 'pools[].source.onExhausted', 'pools[].source.queueTimeout', 'pools[].source.queueLength',
-      'pools[].retries',
+      'pools[].retries', 'pools[].tls.servername', 'pools[].tls.ca', 'pools[].tls.verify',
       'pools[].healthCheck.type', 'pools[].healthCheck.interval', 'pools[].healthCheck.timeout', 'pools[].healthCheck.rise', 'pools[].healthCheck.fall',
       'pools[].healthCheck.path', 'pools[].healthCheck.host', 'pools[].healthCheck.expectStatus',
     ]);
@@ -393,6 +390,28 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     assert.deepEqual(unsorted, []);
     // And every refused block is in the schema (a stale row would refuse nothing).
     for (const r of refused) assert.ok(all.some((path) => path === r || path.startsWith(`${r}.`)), r);
+  });
+});
+
+describe('pools[].tls (issue 15: re-encryption to servers)', () => {
+  it('accepted, verify on by default; servername and ca optional', () => {
+    const r = validateConfig(minimal({}, { tls: {} }));
+    assert.ok(r.ok);
+    assert.deepEqual(r.config.pools[0]?.tls, { verify: true });
+    const full = validateConfig(minimal({}, { tls: { servername: 'app.internal', ca: 'ca.crt', verify: false } }));
+    assert.ok(full.ok);
+  });
+  it('shape errors name the key', () => {
+    assert.deepEqual(errorsOf(minimal({}, { tls: { servername: '', verify: 'no', sni: 'x' } })), [
+      'pools[0].tls.servername: expected a non-empty string, got ""',
+      'pools[0].tls.verify: expected true or false, got "no"',
+      'pools[0].tls.sni: unknown key',
+    ]);
+  });
+  it('an IP address as servername is refused (SNI carries names only)', () => {
+    assert.deepEqual(errorsOf(minimal({}, { tls: { servername: '10.0.0.1' } })), [
+      'pools[0].tls.servername: expected a host name, got the IP address "10.0.0.1" (SNI carries names only; leave servername out to check the certificate against the server\'s address)',
+    ]);
   });
 });
 
