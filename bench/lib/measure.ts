@@ -122,6 +122,8 @@ export interface TlsClientResult {
   resumed: number;
   protocol: string;
   cipher: string;
+  /** the key-exchange group of the first connection (getEphemeralKeyInfo) */
+  group: string;
   /** the client's own CPU seconds (process.cpuUsage) */
   clientCpuS: number;
 }

@@ -4,7 +4,7 @@
 // (TLS 1.3 PSK resumption, still with a fresh ECDHE: psk_dhe_ke); without it every handshake is a
 // full one. wrk cannot do this: it resumes nothing on reconnect and cannot be told to.
 // Started pinned to the load cpu (bench/lib/measure.ts); prints one JSON line when done:
-// {"requests","errors","seconds","resumed","protocol","cipher","clientCpuS"}.
+// {"requests","errors","seconds","resumed","protocol","cipher","group","clientCpuS"}.
 import { connect, type TLSSocket } from 'node:tls';
 import { parseArgs } from 'node:util';
 
@@ -17,6 +17,10 @@ const { values: v } = parseArgs({
     duration: { type: 'string', default: '5' },
     resume: { type: 'boolean', default: false },
     path: { type: 'string', default: '/' },
+    // Key-exchange groups offered. Node 24's OpenSSL 3.5 offers (and, as a server, prefers) the
+    // hybrid X25519MLKEM768 by default; HAProxy and nginx on Debian's OpenSSL 3.0 cannot, so a
+    // default client makes fullproxy alone do ML-KEM: the bench offers classical groups only.
+    groups: { type: 'string', default: 'X25519:P-256' },
   },
 });
 const port = Number(v.port);
@@ -30,6 +34,7 @@ let errors = 0;
 let resumed = 0;
 let protocol = '';
 let cipher = '';
+let group = '';
 let running = true;
 let loops = concurrency;
 const started = performance.now();
@@ -52,6 +57,7 @@ function loop(session: Buffer | undefined): void {
     maxVersion: 'TLSv1.3',
     rejectUnauthorized: false,
     ALPNProtocols: ['http/1.1'],
+    ...(v.groups === 'default' ? {} : { ecdhCurve: v.groups }),
     ...(v.resume && session !== undefined ? { session } : {}),
   });
   s.setNoDelay(true);
@@ -60,6 +66,7 @@ function loop(session: Buffer | undefined): void {
     if (protocol === '') {
       protocol = s.getProtocol() ?? '?';
       cipher = s.getCipher().name;
+      group = (s.getEphemeralKeyInfo() as { name?: string } | null)?.name ?? '?';
     }
     s.write(request);
   });
@@ -88,7 +95,7 @@ function done(): void {
   const cpu = process.cpuUsage(cpu0);
   // the client's own CPU time: with the servers on the same cpu, is the load side the bottleneck?
   const clientCpuS = (cpu.user + cpu.system) / 1e6;
-  process.stdout.write(`${JSON.stringify({ requests, errors, seconds, resumed, protocol, cipher, clientCpuS })}\n`);
+  process.stdout.write(`${JSON.stringify({ requests, errors, seconds, resumed, protocol, cipher, group, clientCpuS })}\n`);
   process.exit(0);
 }
 
