@@ -131,7 +131,7 @@ export class Generation {
       }
     }
     for (const pc of this.config.pools) {
-      if (pc.tls?.verify === false) log.warn({ pool: pc.name }, 'TLS to servers without certificate verification (pools[].tls.verify: false): any certificate is accepted, so anyone on the path to the servers can impersonate them');
+      if (pc.tls?.verify === false) log.warn({ pool: pc.name }, 'TLS to servers without certificate verification (pools[].tls.verify: false) — every certificate is accepted, so anyone on the path to the servers can impersonate them');
     }
     for (const lc of this.config.listeners) {
       if (lc.protocol !== 'http') continue;

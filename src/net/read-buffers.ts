@@ -12,7 +12,7 @@
 // still be referenced is left to the GC.
 //
 // Only a buffer this ReadBuffers lent (the last next() gave out) ever goes back: a TLS server
-// socket feeds the same handlers from 'data' events (pool/connector.ts), with buffers Node made and
+// socket feeds the same handlers from its 'data' events (pool/connector.ts), with buffers Node made and
 // may still hold, and those must never reach the free list (another socket would read over them).
 
 /** Node's own read size. */
