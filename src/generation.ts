@@ -90,7 +90,14 @@ export class Generation {
       const counters = host.countersFor(lc.name);
       switch (lc.protocol) {
         case 'tcp':
-          this.listeners.set(lc.name, new ListenerSettings(lc, new TcpProxy(lc, pool, this.connectors.get(pool)!, host.sessions, counters, llog, config.logging.access), config.limits.onFull, tls));
+          {
+            // SNI passthrough routes (validate.ts: only `sni` on tcp listeners, never with `tls`).
+            const routes = lc.routes.map((r) => {
+              const routed = this.#pool(r.pool);
+              return { sni: r.sni!, pool: routed, connector: this.connectors.get(routed)! };
+            });
+            this.listeners.set(lc.name, new ListenerSettings(lc, new TcpProxy(lc, pool, this.connectors.get(pool)!, host.sessions, counters, llog, config.logging.access, routes), config.limits.onFull, tls));
+          }
           break;
         case 'http': {
           const http = new HttpListener(lc, host.slotFor(lc.name), this.pools, this.connectors, this.upstreams, host.sessions, counters, llog, config.logging.access);

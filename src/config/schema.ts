@@ -72,6 +72,9 @@ const listener = z.strictObject({
       z.strictObject({
         host: z.string().min(1).optional(),
         pathPrefix: z.string().startsWith('/').optional(),
+        // tcp listeners: the server name of the client's TLS ClientHello, read without terminating
+        // TLS (SNI passthrough); "*.example.com" matches one label. Lowercase DNS name.
+        sni: z.string().regex(/^(\*\.)?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/, 'a DNS name, or "*." and a DNS name').optional(),
         pool: z.string().min(1),
       }),
     )

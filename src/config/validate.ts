@@ -374,8 +374,19 @@ function crossReferences(config: Config): Problem[] {
         if (p === 'h2') add(at('tls', 'alpn', i), '"h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"');
       });
     }
+    // Routes: host/pathPrefix on http listeners; sni on tcp listeners that do not terminate TLS
+    // (passthrough: the ClientHello is read, not answered).
+    listener.routes.forEach((route, r) => {
+      if (listener.protocol === 'http' && route.sni !== undefined) add(at('routes', r, 'sni'), 'only for protocol "tcp" (SNI passthrough); an http listener routes by host and pathPrefix');
+      if (listener.protocol === 'tcp') {
+        if (route.host !== undefined) add(at('routes', r, 'host'), 'only for protocol "http"; a tcp listener routes by sni');
+        if (route.pathPrefix !== undefined) add(at('routes', r, 'pathPrefix'), 'only for protocol "http"; a tcp listener routes by sni');
+        if (route.sni === undefined) add(at('routes', r, 'sni'), 'required on a tcp listener');
+        if (listener.tls !== undefined && route.sni !== undefined) add(at('routes', r, 'sni'), 'SNI passthrough reads the ClientHello without terminating TLS: not with a tls block on the same listener');
+      }
+    });
     if (listener.protocol !== 'http') {
-      if (listener.routes.length > 0) add(at('routes'), 'only for protocol "http"');
+      if (listener.routes.length > 0 && listener.protocol !== 'tcp') add(at('routes'), 'only for protocol "http" or "tcp"');
       const fh = listener.forwardedHeaders;
       if (fh.xForwardedFor !== DEFAULTS.listener.forwardedHeaders.xForwardedFor || fh.trustedProxies.length > 0) add(at('forwardedHeaders'), 'only for protocol "http"');
       // Any value, the default too: a tcp listener never reads a header, and the config never lies.

@@ -28,6 +28,8 @@ import { closeSocket, resetSocket } from '../net/socket.ts';
 import { logSessionEnd, type ListenerCounters } from '../listener/counters.ts';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { deliverReads } from '../net/client-reads.ts';
+import { parseClientHello } from '../net/client-hello.ts';
+import { SniRoutes } from './sni-routes.ts';
 import { isFlushed, send } from '../net/direct-writes.ts';
 
 const kSession = Symbol('tcpSession');
@@ -58,10 +60,18 @@ function onClientData(this: SessionSocket, chunk: Buffer): void {
  * session's owner for the table (idle sweep, drain), so no lookup map is needed: every byte of
  * per-session state counts at 10,000 idle sessions (bench S6).
  */
+/** Where a session's server connections go: the listener's pool, or the one its SNI route names. */
+interface TcpTarget {
+  readonly pool: Pool;
+  readonly connector: Connector;
+  readonly timeouts: SessionTimeouts;
+}
+
 class TcpSession implements SessionOwner, Attempt {
   readonly proxy: TcpProxy;
   readonly info: ClientInfo;
   session!: Session;
+  target!: TcpTarget;
   /** Servers already tried (allocated on the first retry only). */
   tried: Server[] | null = null;
   attempts = 0;
@@ -111,38 +121,47 @@ class TcpSession implements SessionOwner, Attempt {
 
 export class TcpProxy {
   readonly #listener: string;
-  readonly #pool: Pool;
-  readonly #connector: Connector;
+  readonly #default: TcpTarget;
+  /** SNI passthrough routes (null: none, the ClientHello is not read). */
+  readonly #sni: SniRoutes<TcpTarget> | null;
+  /** The ClientHello must be complete within this (listeners[].timeouts.requestHeaders). */
+  readonly #helloTimeout: number;
   readonly #table: SessionTable;
-  readonly #timeouts: SessionTimeouts;
   readonly #log: Logger;
   readonly #access: boolean;
   readonly #counters: ListenerCounters;
   readonly #destination: string;
 
-  constructor(cfg: ListenerConfig, pool: Pool, connector: Connector, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean) {
+  /** `routes`: the listener's SNI routes with their pools and connectors (generation.ts). */
+  constructor(cfg: ListenerConfig, pool: Pool, connector: Connector, table: SessionTable, counters: ListenerCounters, log: Logger, access: boolean, routes: ReadonlyArray<{ readonly sni: string; readonly pool: Pool; readonly connector: Connector }> = []) {
     this.#listener = cfg.name;
-    this.#pool = pool;
-    this.#connector = connector;
     this.#table = table;
     this.#counters = counters;
     this.#log = log;
     this.#access = access;
     this.#destination = cfg.listen;
-    this.#timeouts = {
-      clientIdle: cfg.timeouts.clientIdle,
-      serverIdle: pool.config.timeouts.serverIdle,
-      idleReset: cfg.idleReset ?? defaultIdleReset('tcp'),
-      clientKeepAlive: cfg.tcpKeepAlive,
-      serverKeepAlive: pool.config.tcpKeepAlive,
-    };
+    this.#helloTimeout = cfg.timeouts.requestHeaders;
+    const target = (p: Pool, c: Connector): TcpTarget => ({
+      pool: p,
+      connector: c,
+      timeouts: {
+        clientIdle: cfg.timeouts.clientIdle,
+        serverIdle: p.config.timeouts.serverIdle,
+        idleReset: cfg.idleReset ?? defaultIdleReset('tcp'),
+        clientKeepAlive: cfg.tcpKeepAlive,
+        serverKeepAlive: p.config.tcpKeepAlive,
+      },
+    });
+    this.#default = target(pool, connector);
+    this.#sni = routes.length === 0 ? null : new SniRoutes(routes.map((r) => ({ sni: r.sni, target: target(r.pool, r.connector) })));
   }
 
   /** Takes over an accepted (paused) client socket; `info` holds the real client address. */
   handle(client: Socket, info: ClientInfo): void {
     const ts = new TcpSession(this, info);
-    const session = this.#table.create(this.#listener, 'tcp', client, info.clientAddress, info.clientPort, ts, this.#timeouts);
-    session.pool = this.#pool.name;
+    ts.target = this.#default;
+    const session = this.#table.create(this.#listener, 'tcp', client, info.clientAddress, info.clientPort, ts, this.#default.timeouts);
+    session.pool = this.#default.pool.name;
     ts.session = session;
     this.#counters.sessionsTotal++;
     client.on('error', (err: NodeJS.ErrnoException) => this.#onClientError(ts, err));
@@ -155,13 +174,53 @@ export class TcpProxy {
       // Client gone before the server connection exists: nothing else will close the session.
       if (session.server === null || ts.serverClosed) this.#finish(ts);
     });
-    this.#connectNext(ts);
+    if (this.#sni === null) return this.#connectNext(ts);
+    this.#readClientHello(ts, this.#sni);
+  }
+
+  /**
+   * SNI passthrough: reads the client's first bytes until its ClientHello is complete, picks the
+   * pool by its server name, then puts the bytes back (unshift): the server gets them unchanged.
+   */
+  #readClientHello(ts: TcpSession, routes: SniRoutes<TcpTarget>): void {
+    const client = ts.session.client;
+    let buf: Buffer | null = null;
+    const done = (): void => {
+      client.removeListener('data', onData);
+      client.removeListener('timeout', onTimeout);
+      client.setTimeout(0);
+      client.pause();
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
+      const r = parseClientHello(buf);
+      if (r.kind === 'incomplete') return;
+      done();
+      client.unshift(buf);
+      // Garbage or no name: the default pool, which gets the bytes as they came (SPEC).
+      const target = r.kind === 'ok' ? routes.match(r.servername) : null;
+      if (target !== null) {
+        ts.target = target;
+        ts.session.pool = target.pool.name;
+        ts.session.timeouts = target.timeouts;
+      }
+      this.#connectNext(ts);
+    };
+    const onTimeout = (): void => {
+      done();
+      this.#setReason(ts, 'client-error');
+      closeSocket(client);
+    };
+    client.on('data', onData);
+    client.on('timeout', onTimeout);
+    client.setTimeout(this.#helloTimeout);
+    client.resume();
   }
 
   #connectNext(ts: TcpSession): void {
     const { session } = ts;
     if (ts.clientClosed) return this.#finish(ts);
-    const server = nextServer(this.#pool, { clientAddress: session.clientAddress, destination: this.#destination }, ts);
+    const server = nextServer(ts.target.pool, { clientAddress: session.clientAddress, destination: this.#destination }, ts);
     if (server === null) {
       this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
       closeSocket(session.client);
@@ -170,14 +229,14 @@ export class TcpProxy {
     session.state = 'connecting';
     session.serverAddress = server.address;
     server.holdConnection();
-    this.#connector.connect(server, ts.info, (err, socket) => this.#onConnected(ts, server, err, socket), ts.onread);
+    ts.target.connector.connect(server, ts.info, (err, socket) => this.#onConnected(ts, server, err, socket), ts.onread);
   }
 
   #onConnected(ts: TcpSession, server: Server, err: FullproxyError | null, socket: Socket | null): void {
     const { session } = ts;
     if (err !== null || socket === null) {
       server.releaseConnection();
-      const outcome = connectFailed(this.#pool, server, err, ts);
+      const outcome = connectFailed(ts.target.pool, server, err, ts);
       if (outcome.failure === 'source-exhausted') {
         // Our own limit, not the server's fault (pool/connect.ts): the client learns at once, by
         // RST (issue 6). The connector counted and logged it.

@@ -370,7 +370,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'admin.listen', 'admin.token', 'drainTimeout', 'limits.maxSessions', 'limits.onFull', 'logging.level', 'logging.access', 'logging.pretty',
       'listeners[].name', 'listeners[].listen', 'listeners[].protocol', 'listeners[].pool',
       'listeners[].acceptProxyProtocol.from', 'listeners[].acceptProxyProtocol.timeout',
-      'listeners[].routes[].host', 'listeners[].routes[].pathPrefix', 'listeners[].routes[].pool',
+      'listeners[].routes[].host', 'listeners[].routes[].pathPrefix', 'listeners[].routes[].sni', 'listeners[].routes[].pool',
       'listeners[].forwardedHeaders.xForwardedFor', 'listeners[].forwardedHeaders.trustedProxies', 'listeners[].underscoresInHeaders',
       'listeners[].timeouts.clientIdle', 'listeners[].timeouts.requestHeaders', 'listeners[].timeouts.requestBody', 'listeners[].timeouts.httpKeepAlive',
       'listeners[].idleReset', 'listeners[].tcpKeepAlive', 'listeners[].limits.maxConnections', 'listeners[].limits.maxHeaderBytes',
