@@ -119,14 +119,14 @@ export class BodyReader {
   /** forward(): the start of the trailer line in progress, read in an earlier call. */
   #line = '';
   /** forward(): names the message's Connection header lists, dropped from its trailers too. */
-  #connectionNames: readonly string[] | null = null;
+  #connectionNames: ReadonlySet<string> | null = null;
 
   /**
    * Starts a new message body. `length` is the Content-Length for LENGTH. `connectionNames`: the
-   * lowercase field names the message's Connection header lists (trailers.ts connectionNames*):
+   * lowercase field names the message's Connection header lists (the head parsers collect them):
    * hop-by-hop for this message (RFC 9110 §7.6.1), so forward() drops trailer fields of those names.
    */
-  reset(mode: BodyMode, length = 0, connectionNames: readonly string[] | null = null): void {
+  reset(mode: BodyMode, length = 0, connectionNames: ReadonlySet<string> | null = null): void {
     this.mode = mode;
     this.#connectionNames = connectionNames;
     this.remaining = length;
@@ -395,7 +395,7 @@ export class BodyReader {
     this.#line = '';
     const name = line.slice(0, line.indexOf(':')).toLowerCase();
     const named = this.#connectionNames;
-    if (forwardableTrailer(name) && (named === null || !named.includes(name))) this.#trailers += line;
+    if (forwardableTrailer(name) && (named === null || !named.has(name))) this.#trailers += line;
   }
 
   /** A byte that breaks the extension grammar: a control character (a bare LF above all) is named as such. */

@@ -66,6 +66,8 @@ export interface RequestHead {
   upgrade: string | null;
   /** Expect: 100-continue was sent. */
   expectContinue: boolean;
+  /** Field names the Connection header lists (lowercase, close and keep-alive aside), or null: hop-by-hop, dropped from trailers too. */
+  connectionNames: ReadonlySet<string> | null;
 }
 
 /** Names listed in Connection headers, lowercased, and the three options a proxy acts on. */
@@ -181,11 +183,12 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     close: httpVersion === '1.0' ? !conn.keepAlive || conn.close : conn.close,
     upgrade: conn.upgrade && upgrade !== null ? upgrade : null,
     expectContinue,
+    connectionNames: named,
   };
 }
 
 function bad(error: string): RequestHead {
-  return { headers: null, error, hasBody: false, chunked: false, contentLength: 0, host: '', close: true, upgrade: null, expectContinue: false };
+  return { headers: null, error, hasBody: false, chunked: false, contentLength: 0, host: '', close: true, upgrade: null, expectContinue: false, connectionNames: null };
 }
 
 /** Serializes a flat [name, value, ...] list as field lines. */

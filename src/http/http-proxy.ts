@@ -25,7 +25,6 @@ import type { HttpConnection } from './client-connection.ts';
 import type { HttpListenerContext } from './http-listener.ts';
 import type { RequestLine } from './message-head.ts';
 import { CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink, type ChunkedOut } from './body-reader.ts';
-import { connectionNamesOf } from './trailers.ts';
 import { buildRequestHeaders, fieldLines, VIA, type RequestHead } from './headers.ts';
 import type { ResponseHead } from './response-head.ts';
 import { forwardedTarget } from './request-target.ts';
@@ -157,7 +156,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.#head =
       this.error !== null ? '' : `${line.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}${this.upgrade === null ? '' : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`}\r\n`;
     const body = conn.requestBody;
-    if (h.chunked) body.reset(CHUNKED, 0, connectionNamesOf(line.fields));
+    if (h.chunked) body.reset(CHUNKED, 0, h.connectionNames);
     else body.reset(h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
     this.readingBody = this.error === null && !body.done;
   }

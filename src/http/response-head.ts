@@ -26,6 +26,7 @@ const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
 const CONNECTION = Buffer.from('connection');
 const KEEP_ALIVE = Buffer.from('keep-alive');
 const VIA = Buffer.from('via');
+const UPGRADE = Buffer.from('upgrade');
 const DROPPED = [...HOP_BY_HOP].filter((n) => n !== 'connection' && n !== 'keep-alive' && n !== 'transfer-encoding').map((n) => Buffer.from(n));
 const CLOSE = Buffer.from('close');
 const CHUNKED = Buffer.from('chunked');
@@ -54,6 +55,10 @@ export class ResponseHead {
   keepAliveTimeoutMs = 0;
   /** Via values received, joined (null when none: the common case). */
   via: string | null = null;
+  /** Upgrade values received, joined (null when none): what a 101 switches to (dropped from the client's head as hop-by-hop). */
+  upgrade: string | null = null;
+  /** Field names the Connection header lists (lowercase, close and keep-alive aside), or null: dropped from the head, and from a chunked body's trailers. */
+  connectionNames: Set<string> | null = null;
   error: string | null = null;
   /** The bytes scanned; the ranges below point into it until the next scan. */
   #buf: Buffer = Buffer.alloc(0);
@@ -73,12 +78,13 @@ export class ResponseHead {
     this.keepAlive = false;
     this.keepAliveTimeoutMs = 0;
     this.via = null;
+    this.upgrade = null;
+    this.connectionNames = null;
     this.error = null;
     this.#keep.length = 0;
     this.#keptBytes = 0;
     const eol = buf.indexOf(13, start);
     if (!this.#statusLine(buf, start, eol)) return false;
-    let named: string[] | null = null;
     let fields = 0;
     let pos = eol + 2;
     while (pos < end - 2) {
@@ -103,19 +109,22 @@ export class ResponseHead {
         this.transferEncoding = true;
         this.chunked = lastTokenIs(buf, vs, ve, CHUNKED);
       } else if (len === 10 && sameName(buf, pos, colon, CONNECTION)) {
-        named = this.#connection(buf, vs, ve, named);
+        this.#connection(buf, vs, ve);
       } else if (len === 10 && sameName(buf, pos, colon, KEEP_ALIVE)) {
         const m = KEEP_ALIVE_TIMEOUT.exec(buf.toString('latin1', vs, ve));
         if (m !== null) this.keepAliveTimeoutMs = Number(m[1]) * 1000;
       } else if (len === 3 && sameName(buf, pos, colon, VIA)) {
         const v = buf.toString('latin1', vs, ve);
         this.via = this.via === null ? v : `${this.via}, ${v}`;
+      } else if (len === 7 && sameName(buf, pos, colon, UPGRADE)) {
+        const v = buf.toString('latin1', vs, ve); // dropped below as hop-by-hop; kept for a 101
+        this.upgrade = this.upgrade === null ? v : `${this.upgrade}, ${v}`;
       } else if (!isDropped(buf, pos, colon)) this.#keepLine(pos, next);
       pos = next;
     }
     // Both framings at once: not trusted with the connection (RFC 9112 §6.3 lets TE win; we refuse).
     if (this.transferEncoding && this.contentLength !== -1) this.contentLength = -2;
-    if (named !== null) this.#dropNamed(named);
+    if (this.connectionNames !== null) this.#dropNamed(this.connectionNames);
     return true;
   }
 
@@ -198,7 +207,7 @@ export class ResponseHead {
   }
 
   /** Connection options: close / keep-alive set flags; other names are fields to drop (rare: strings). */
-  #connection(buf: Buffer, vs: number, ve: number, named: string[] | null): string[] | null {
+  #connection(buf: Buffer, vs: number, ve: number): void {
     let s = vs;
     while (s <= ve) {
       let e = buf.indexOf(44, s);
@@ -209,10 +218,9 @@ export class ResponseHead {
       while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
       if (b - a === 5 && sameName(buf, a, b, CLOSE)) this.close = true;
       else if (b - a === 10 && sameName(buf, a, b, KEEP_ALIVE)) this.keepAlive = true;
-      else if (b > a) (named ??= []).push(buf.toString('latin1', a, b).toLowerCase());
+      else if (b > a) (this.connectionNames ??= new Set()).add(buf.toString('latin1', a, b).toLowerCase());
       s = e + 1;
     }
-    return named;
   }
 
   #keepLine(s: number, e: number): void {
@@ -225,7 +233,7 @@ export class ResponseHead {
    * Connection, Keep-Alive and Via are never kept lines (see the top of this file), so no name
    * in Connection can remove what the client's framing rests on.
    */
-  #dropNamed(named: string[]): void {
+  #dropNamed(named: ReadonlySet<string>): void {
     const keep = this.#keep;
     const buf = this.#buf;
     let w = 0;
@@ -234,7 +242,7 @@ export class ResponseHead {
       const s = keep[r]!;
       const e = keep[r + 1]!;
       const name = buf.toString('latin1', s, buf.indexOf(58, s)).toLowerCase();
-      if (named.includes(name)) continue;
+      if (named.has(name)) continue;
       keep[w++] = s;
       keep[w++] = e;
       this.#keptBytes += e - s;

@@ -14,7 +14,6 @@ import type { OnReadOpts, Socket } from 'node:net';
 import { ReadBuffers } from '../net/read-buffers.ts';
 import { ByteBuffer } from '../net/byte-buffer.ts';
 import { BodyReader, CHUNKED, LENGTH, NONE, UNTIL_CLOSE, type BodyMode, type BodySink, type ChunkedOut } from './body-reader.ts';
-import { connectionNamesIn } from './trailers.ts';
 import { findHeadEnd, hasBareLfHeadEnd } from './message-head.ts';
 import { ResponseHead } from './response-head.ts';
 import type { Failure } from './status.ts';
@@ -204,7 +203,7 @@ export class UpstreamConnection {
           this.reusable = false;
           this.exchange = null;
           this.#partial.clear(); // `buf` keeps the bytes after the head
-          return ex.onUpgrade(head, upgradeValue(buf, start, end), buf, end, buf.length);
+          return ex.onUpgrade(head, head.upgrade, buf, end, buf.length);
         }
         ex.onInformational(head);
         if (this.exchange !== ex) return;
@@ -227,8 +226,8 @@ export class UpstreamConnection {
         return this.#body(ex, buf, end);
       }
       if (mode === CHUNKED) {
-        // Trailers named in the response's Connection are dropped too (a scan of the head, chunked only).
-        this.body.reset(mode, 0, connectionNamesIn(buf, start, end));
+        // Trailers named in the response's Connection are dropped too (response-head.ts collected the names).
+        this.body.reset(mode, 0, head.connectionNames);
         ex.onResponseHead(head, mode, buf, end, end);
         if (this.exchange !== ex) return;
         return this.#body(ex, buf, end);
@@ -308,17 +307,4 @@ export class UpstreamConnection {
     // A response cut short (or never started): the exchange decides between retry, 502 and abort.
     if (ex !== null) ex.onUpstreamError(failure, detail);
   }
-}
-
-const UPGRADE_LINE = /^upgrade:[ \t]*(.*?)[ \t]*$/gim;
-
-/**
- * The Upgrade value of a 101 head in `buf[start, end)` (several lines joined), or null. Read from
- * the bytes because response-head.ts drops Upgrade as hop-by-hop; a 101 is rare, so a string is fine.
- */
-function upgradeValue(buf: Buffer, start: number, end: number): string | null {
-  const text = buf.toString('latin1', start, end).replaceAll('\r\n', '\n');
-  let value: string | null = null;
-  for (const m of text.matchAll(UPGRADE_LINE)) value = value === null ? m[1]! : `${value}, ${m[1]!}`;
-  return value;
 }

@@ -28,11 +28,12 @@ interface Forwarded {
  * no gap or overlap; each call carries framing or data; a framing-only call comes last in its
  * forward() call; the return value is read()'s.
  */
-function forwardAll(data: Buffer, cuts: readonly number[], mode: BodyMode = CHUNKED, length = 0, connectionNames: string[] | null = null): Forwarded {
+function forwardAll(data: Buffer, cuts: readonly number[], mode: BodyMode = CHUNKED, length = 0, connectionNames: readonly string[] | null = null): Forwarded {
   const reader = new BodyReader();
-  reader.reset(mode, length, connectionNames);
+  const names = connectionNames === null ? null : new Set(connectionNames);
+  reader.reset(mode, length, names);
   const twin = new BodyReader(); // read() on the same pieces: the same indexes and errors
-  twin.reset(mode, length, connectionNames);
+  twin.reset(mode, length, names);
   let output = '';
   let calls = 0;
   let lo = 0;
@@ -131,7 +132,7 @@ test('row 5: trailers named by the message Connection header are dropped as well
   }
   // reset() without names forgets the previous message's
   const reader = new BodyReader();
-  reader.reset(CHUNKED, 0, ['x-hop']);
+  reader.reset(CHUNKED, 0, new Set(['x-hop']));
   reader.reset(CHUNKED);
   let out = '';
   reader.forward(input, 0, input.length, { onForward: (f, b, s, e) => (out += f + b.toString('latin1', s, e)) });
