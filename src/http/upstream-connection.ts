@@ -219,15 +219,11 @@ export class UpstreamConnection {
       this.reusable = !head.close && (head.minor === 1 || head.keepAlive) && mode !== UNTIL_CLOSE;
       this.keepAliveMs = head.keepAliveTimeoutMs;
       this.#inBody = true;
-      if (ex.sink !== null) {
-        this.body.reset(mode, head.contentLength);
-        ex.onResponseHead(head, mode, buf, end, end);
-        if (this.exchange !== ex) return;
-        return this.#body(ex, buf, end);
-      }
-      if (mode === CHUNKED) {
-        // Trailers named in the response's Connection are dropped too (response-head.ts collected the names).
-        this.body.reset(mode, 0, head.connectionNames);
+      if (ex.sink !== null || mode === CHUNKED) {
+        // Decoded (HTTP/1.0 client) or re-framed (chunked): the body, first piece included, goes
+        // through #body. Trailers named in the response's Connection are dropped too.
+        if (mode === CHUNKED) this.body.reset(mode, 0, head.connectionNames);
+        else this.body.reset(mode, head.contentLength);
         ex.onResponseHead(head, mode, buf, end, end);
         if (this.exchange !== ex) return;
         return this.#body(ex, buf, end);
