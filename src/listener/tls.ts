@@ -19,6 +19,7 @@ import { readFailure } from '../config/read-failure.ts';
 import type { Logger } from '../log.ts';
 import type { ClientInfo, ClientTls } from '../pool/connector.ts';
 import { clock } from '../util/clock.ts';
+import { allowTlsReset, tlsHandshakeDone } from '../net/socket.ts';
 import type { ListenerCounters } from './counters.ts';
 
 /** One `tls.certificates[]` entry: file paths (absolute once load.ts resolved them). */
@@ -276,8 +277,7 @@ interface Handshake {
 }
 
 const kHandshake = Symbol('handshake');
-const kRaw = Symbol('rawSocket');
-type ServerTlsSocket = TLSSocket & { [kHandshake]?: Handshake | null; [kRaw]?: Socket };
+type ServerTlsSocket = TLSSocket & { [kHandshake]?: Handshake | null };
 
 /**
  * The handshakes in progress on one bound listener: each is closed when it fails or when its
@@ -308,11 +308,9 @@ export class TlsHandshakes {
    */
   start(raw: Socket, info: ClientInfo, tls: ListenerTls, ready: TlsReady): void {
     const socket = new TLSSocket(raw, tls.options) as ServerTlsSocket;
-    socket[kRaw] = raw;
     socket[kHandshake] = { raw, info, deadline: Date.now() + tls.handshakeTimeout, ready, reason: null };
-    // A TLSSocket refuses resetAndDestroy() (its handle is not a TCP one); the RST goes out on the
-    // TCP socket under it, so idle resets and the kill button work on TLS sessions too.
-    socket.resetAndDestroy = resetTlsSocket;
+    // Idle resets and the kill button reach TLS sessions through the TCP socket under them (net/socket.ts).
+    allowTlsReset(socket, raw);
     socket.on('secure', onSecure);
     socket.on('error', onHandshakeError);
     socket.on('close', onHandshakeClose);
@@ -353,6 +351,7 @@ export class TlsHandshakes {
     }
     // Handed on paused, as the plain-text pipeline does: the handler resumes when it can take bytes.
     socket.pause();
+    tlsHandshakeDone(socket);
     // What the client's TLS was, for the servers (PROXY v2 SSL and AUTHORITY TLVs: connector.ts).
     const servername = (socket as TLSSocket & { servername?: string | false }).servername;
     const tls: ClientTls = { version: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher().standardName, servername: typeof servername === 'string' && servername !== '' ? servername : null };
@@ -383,10 +382,3 @@ function onHandshakeClose(this: ServerTlsSocket): void {
 }
 
 function ignore(): void {}
-
-function resetTlsSocket(this: ServerTlsSocket): ServerTlsSocket {
-  const raw = this[kRaw];
-  if (raw !== undefined && !raw.destroyed && (raw as unknown as { _handle: unknown })._handle != null) raw.resetAndDestroy();
-  this.destroy();
-  return this;
-}

@@ -1,5 +1,6 @@
 // Socket options and the two ways to end a socket: close (FIN) and reset (RST).
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 /**
  * TCP keepalive; `ms` false = off. Probes do not move bytesRead/bytesWritten, so they never count
@@ -38,4 +39,39 @@ export function closeSocket(socket: Socket): void {
 /** All bytes that moved on the socket either way: the idle sweep compares it tick to tick. */
 export function socketBytes(socket: Socket): number {
   return socket.bytesRead + socket.bytesWritten;
+}
+
+const kRaw = Symbol('tcpUnderTls');
+const kResettable = Symbol('resettable');
+type ResettableTls = TLSSocket & { [kRaw]?: Socket; [kResettable]?: boolean };
+
+/**
+ * Lets resetSocket() reset a TLSSocket: its own resetAndDestroy() throws (its handle is not a TCP
+ * one), so the RST goes out on the TCP socket `raw` under it — idle resets, the kill button, an
+ * error on the other side work on TLS sessions too (listener/tls.ts, pool/connector.ts). Until
+ * tlsHandshakeDone() a reset closes plainly.
+ */
+export function allowTlsReset(tls: TLSSocket, raw: Socket): void {
+  (tls as ResettableTls)[kRaw] = raw;
+  tls.resetAndDestroy = resetTlsSocket;
+}
+
+/**
+ * The handshake of `tls` completed: resets may use the TCP socket from the next turn of the loop
+ * on. Not in the tick the handshake completed in: Node crashes (SIGSEGV) when the TCP handle is
+ * reset on OpenSSL's stack.
+ */
+export function tlsHandshakeDone(tls: TLSSocket): void {
+  setImmediate(markResettable, tls);
+}
+
+function markResettable(tls: ResettableTls): void {
+  tls[kResettable] = true;
+}
+
+function resetTlsSocket(this: ResettableTls): ResettableTls {
+  const raw = this[kRaw];
+  if (this[kResettable] === true && raw !== undefined && !raw.destroyed && (raw as unknown as { _handle: unknown })._handle != null) raw.resetAndDestroy();
+  this.destroy();
+  return this;
 }

@@ -21,6 +21,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import type { Server } from './server.ts';
 import { KernelSourcePorts, SourcePortPool, type Lease, type SourcePortStats, type SourcePorts } from './source-ports.ts';
 import { buildProxyV1, buildProxyV2, type ProxyAddresses } from '../net/proxy-protocol.ts';
+import { allowTlsReset, tlsHandshakeDone } from '../net/socket.ts';
 import { isIP } from 'node:net';
 
 /** What the connector knows of the client side, for the PROXY header and source-port leases. */
@@ -122,27 +123,6 @@ const VERIFY_REASONS: Readonly<Record<string, string>> = {
   INVALID_PURPOSE: 'unsupported certificate purpose',
 };
 
-const kRaw = Symbol('rawSocket');
-const kResettable = Symbol('resettable');
-type ServerTlsSocket = TLSSocket & { [kRaw]: Socket; [kResettable]?: boolean };
-
-/**
- * resetAndDestroy() of a server TLSSocket: its handle is not a TCP one (Node throws), so the RST goes
- * out on the TCP socket under it (idle resets, the kill button, an error on the client side). Not
- * in the tick the handshake completed in: Node crashes (SIGSEGV) when the TCP handle is reset on
- * OpenSSL's stack, so a reset asked for then closes plainly.
- */
-function resetTlsSocket(this: ServerTlsSocket): ServerTlsSocket {
-  const raw = this[kRaw];
-  if (this[kResettable] === true && !raw.destroyed && (raw as unknown as { _handle: unknown })._handle != null) raw.resetAndDestroy();
-  this.destroy();
-  return this;
-}
-
-function markResettable(socket: ServerTlsSocket): void {
-  socket[kResettable] = true;
-}
-
 /** A pool's connector: settings are read once at construction (DESIGN §2.4). */
 export class PoolConnector implements Connector {
   readonly #timeout: number;
@@ -228,7 +208,7 @@ export class PoolConnector implements Connector {
     if (this.#proxyProtocol !== 'off' && tls === null) socket.write(proxyHeader(this.#proxyProtocol, client));
     const started = tls === null ? 0 : Date.now();
     let done = false;
-    let secure: ServerTlsSocket | null = null;
+    let secure: TLSSocket | null = null;
     let onSecure = noop;
     const settle = (): void => {
       done = true;
@@ -279,9 +259,8 @@ export class PoolConnector implements Connector {
         // Verified below, on 'secureConnect', so a verification failure is told apart from a failed handshake.
         rejectUnauthorized: false,
         ...(session === undefined ? {} : { session }),
-      }) as ServerTlsSocket;
-      s[kRaw] = socket;
-      s.resetAndDestroy = resetTlsSocket;
+      });
+      allowTlsReset(s, socket);
       secure = s;
       // Sessions are kept once the server is verified (TLS 1.2 may hand one over before that).
       let verified = false;
@@ -299,7 +278,7 @@ export class PoolConnector implements Connector {
         verified = true;
         if (pendingSession !== null) this.#sessions.set(server, pendingSession);
         settle();
-        setImmediate(markResettable, s);
+        tlsHandshakeDone(s);
         if (onread !== undefined) {
           const callback = onread.callback;
           s.on('data', (chunk: Buffer) => {
