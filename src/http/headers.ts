@@ -36,10 +36,13 @@ export interface ForwardingContext {
   readonly port: string;
   /** Drop request fields whose name holds `_` (listeners[].underscoresInHeaders "drop", the default). */
   readonly dropUnderscores: boolean;
+  /** The address the client connected to (`host:port`, IPv6 in brackets): the Host of an HTTP/1.0 request without one. */
+  readonly connectedTo: string;
 }
 
 export function forwardingContext(policy: ForwardedPolicy, info: ClientInfo, proto: string, underscores: UnderscoresInHeaders = 'drop'): ForwardingContext {
-  return { policy, peer: info.clientAddress, proto, port: String(info.localPort), dropUnderscores: underscores === 'drop' };
+  const local = info.localAddress.includes(':') ? `[${info.localAddress}]` : info.localAddress;
+  return { policy, peer: info.clientAddress, proto, port: String(info.localPort), dropUnderscores: underscores === 'drop', connectedTo: `${local}:${info.localPort}` };
 }
 
 /** Connection options of one message: the names it lists, and close / keep-alive / upgrade. */
@@ -147,8 +150,16 @@ export function buildRequestHeaders(raw: readonly string[], httpVersion: string,
     if (fc.dropUnderscores && name.indexOf('_') !== -1) continue;
     out.push(name, value);
   }
-  // RFC 9112 §3.2: one valid Host, even when an absolute-form target then overrides it. SPEC
-  // asks it of HTTP/1.0 requests too (RFC 9112 would let them omit it; nginx and HAProxy do).
+  // RFC 9112 §3.2: one valid Host, even when an absolute-form target then overrides it. An
+  // HTTP/1.0 request may omit it (SPEC "Decisions"; nginx and HAProxy accept it too): the server
+  // gets the address the client connected to, or the absolute-form authority, so every request
+  // a server sees has exactly one Host. Such a request matches no host route.
+  if (hosts === 0 && httpVersion === '1.0') {
+    hosts = 1;
+    host = fc.connectedTo;
+    hostValueAt = out.length + 1;
+    out.push('host', host);
+  }
   if (hosts !== 1) return bad(hosts === 0 ? 'no Host header' : 'more than one Host header');
   if (!HOST_VALUE.test(host)) return bad('malformed Host header');
   if (authority !== null) {

@@ -146,6 +146,30 @@ function rawText(c: RawClient): string {
 
 // ---- 1. HTTP/1.0 clients and connection persistence ----
 
+test('HTTP/1.0 without Host (SPEC "Decisions"): the server gets exactly one Host, the address the client connected to; HTTP/1.1 without Host is still 400', async () => {
+  const b = await scriptedServer(answerOk);
+  await withProxy(b, {}, async (port) => {
+    await withClient(port, async (c) => {
+      c.write('GET /hostless HTTP/1.0\r\n\r\n');
+      const r = await c.response();
+      assert.equal(r.status, 200);
+    });
+    const head = b.requests[0]!.head;
+    assert.deepEqual(head.split('\r\n').filter((l) => /^host:/i.test(l)), [`host: 127.0.0.1:${port}`]);
+    await withClient(port, async (c) => {
+      c.write('GET http://abs.test/x HTTP/1.0\r\n\r\n');
+      assert.equal((await c.response()).status, 200);
+    });
+    assert.deepEqual(b.requests[1]!.head.split('\r\n').filter((l) => /^host:/i.test(l)), ['host: abs.test']);
+    await withClient(port, async (c) => {
+      c.write('GET /v HTTP/1.1\r\n\r\n');
+      assert.equal((await c.response()).status, 400);
+    });
+    assert.equal(b.requests.length, 2, 'the HTTP/1.1 request without Host reached no server');
+  });
+});
+
+
 test('HTTP/1.0 without Connection: the response says connection: close, then the proxy closes (EOF)', async () => {
   const b = await scriptedServer(answerOk);
   await withProxy(b, {}, (port) =>

@@ -80,9 +80,20 @@ test('an absolute-form target\'s authority replaces the Host value in place; Hos
   assert.match(buildRequestHeaders(['Host', 'a'], '1.1', 'a.test:8x', fc).error ?? '', /malformed host in request target/);
 });
 
-test('a request without Host gets 400 in HTTP/1.0 too (SPEC "HTTP/1.1 framing")', () => {
-  assert.match(buildRequestHeaders(['Accept', '*/*'], '1.0', null, fc).error ?? '', /no Host header/);
-  assert.match(buildRequestHeaders(['Accept', '*/*'], '1.0', 'target.test', fc).error ?? '', /no Host header/);
+test('HTTP/1.0 without Host: forwarded with the address the client connected to, or the absolute-form authority (SPEC "Decisions")', () => {
+  const plain = buildRequestHeaders(['Accept', '*/*'], '1.0', null, fc);
+  assert.equal(plain.error, null);
+  assert.equal(plain.host, '198.51.100.5:8080');
+  assert.deepEqual(plain.headers!.slice(0, 4), ['Accept', '*/*', 'host', '198.51.100.5:8080']);
+  assert.equal(plain.headers!.filter((_, i) => i % 2 === 0 && plain.headers![i]!.toLowerCase() === 'host').length, 1);
+  const absolute = buildRequestHeaders(['Accept', '*/*'], '1.0', 'target.test', fc);
+  assert.equal(absolute.host, 'target.test');
+  assert.deepEqual(pairs(absolute.headers!)['host'], 'target.test');
+  const v6 = buildRequestHeaders([], '1.0', null, forwardingContext(append, { clientAddress: '2001:db8::1', clientPort: 1, localAddress: '2001:db8::5', localPort: 80 }, 'http'));
+  assert.equal(v6.host, '[2001:db8::5]:80');
+  // HTTP/1.1 still needs one, and two are refused in either version.
+  assert.match(buildRequestHeaders(['Accept', '*/*'], '1.1', null, fc).error ?? '', /no Host header/);
+  assert.match(buildRequestHeaders(['Host', 'a', 'Host', 'b'], '1.0', null, fc).error ?? '', /more than one Host header/);
 });
 
 test('Connection naming Host keeps the Host, in place; an absolute-form authority lands in that slot (issue 13 row 3)', () => {
