@@ -307,8 +307,9 @@ function checkProperties(input: string, o: Ours): void {
     return;
   }
   // accepted: the input obeys every framing rule...
-  assert.equal(hosts.length, 1, `${ctx}: Host count`);
-  assert.equal(f.host, hosts[0], ctx);
+  // one Host; only HTTP/1.0 may omit it (the proxy then writes one of its own: checked below)
+  assert.equal(hosts.length, minor === 0 ? Math.min(hosts.length, 1) : 1, `${ctx}: Host count`);
+  if (hosts.length === 1) assert.equal(f.host, hosts[0], ctx);
   for (const v of cl) assert.match(v, /^[0-9]+$/, `${ctx}: Content-Length ${show(v)}`);
   assert.ok(cl.every((v) => v === cl[0]), `${ctx}: conflicting Content-Length accepted`);
   assert.ok(te.length <= 1, `${ctx}: several Transfer-Encoding accepted`);
