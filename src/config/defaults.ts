@@ -50,7 +50,20 @@ export const DEFAULTS = {
     retries: 1,
     source: { portRange: [1024, 65535], onExhausted: 'queue', queueTimeout: 1_000, queueLength: 1024 },
     healthCheck: { interval: 2_000, timeout: 1_000, rise: 2, fall: 3, expectStatus: '200-399', path: '/' },
-    persistence: { timeout: 300_000, cookieName: 'FPSRV' },
+    persistence: {
+      /** source-ip: an address unused this long loses its server (IPVS's default persistence is 300 s). */
+      timeout: 300_000,
+      /** source-ip: each IPv4 address, and each IPv6 address, alone (IPVS's default granularity). */
+      netmask: 32,
+      netmask6: 128,
+      /**
+       * source-ip: entries one pool's table holds, least recently used forgotten first (a
+       * forgotten client is scheduled anew). As many as the session table's default bound
+       * (limits.maxSessions): about 4 MiB preallocated at the first entry.
+       */
+      tableSize: 100_000,
+      cookieName: 'FPSRV',
+    },
   },
 } as const;
 

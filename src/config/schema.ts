@@ -101,7 +101,7 @@ const listener = z.strictObject({
   limits: z
     .strictObject({
       maxConnections: z.int().min(1).default(DEFAULTS.listener.limits.maxConnections),
-      perClient: z // refused until per-client limits (issue 17)
+      perClient: z // listener/client-limits.ts; absent: no per-client limit
         .strictObject({
           maxConnections: z.int().min(1).optional(),
           newPerSecond: z.number().positive().optional(),
@@ -185,7 +185,7 @@ const pool = z.strictObject({
       queue: duration.default(DEFAULTS.pool.timeouts.queue),
     })
     .prefault({}),
-  slowStart: duration.optional(), // refused until slow start (issue 16)
+  slowStart: duration.optional(), // pool/slow-start.ts: absent = a returning server gets its full weight at once
   tcpKeepAlive: keepAlive.default(DEFAULTS.pool.tcpKeepAlive),
   connectionPool: z
     .strictObject({

@@ -67,7 +67,6 @@ export interface NotImplemented {
 export const NOT_IMPLEMENTED: readonly NotImplemented[] = [
   { section: 'listeners', key: ['limits', 'perClient'], until: 'per-client limits: issue 17' },
   { section: 'pools', key: ['persistence'], until: 'persistence: issue 16' },
-  { section: 'pools', key: ['slowStart'], until: 'slow start: issue 16' },
 ];
 
 /** `protocol: "udp"` is a value, not a key: the listener is refused at its `protocol`. No open issue brings udp. */

@@ -31,6 +31,7 @@ import { forwardedTarget } from './request-target.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordSuccess } from '../health/passive.ts';
 import { connectFailed, nextServer, responseFailed, type Attempt } from '../pool/connect.ts';
+import { CookiePersistence, takeCookie } from '../pool/persistence.ts';
 import type { ServerConnections } from './http-upstream.ts';
 import { asksH2c, upgradeMatches, UpgradeTunnel } from './upgrade.ts';
 import { NO_DEADLINE, PAUSE_BACKPRESSURE, PAUSE_FOR_SERVER, REQUEST_DEADLINE } from './connection-states.ts';
@@ -94,8 +95,8 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   /** The field list to send (hop-by-hop stripped, X-Forwarded-* and Via added). */
   readonly fields: string[];
   readonly sink: BodySink | null;
-  /** The request head for the server, serialized once (kept for a retry). */
-  readonly #head: string;
+  /** The request head for the server, serialized once (kept for a retry); again only when our persistence cookie is taken out of it. */
+  #head: string;
   readonly #hasBody: boolean;
   readonly #expectContinue: boolean;
   /** The request body has not been fully received from the client yet. */
@@ -106,6 +107,8 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   tried: Server[] | null = null;
   /** Servers picked so far (pool/connect.ts bounds the retries by pools[].retries). */
   attempts = 0;
+  /** The pool's persistence cookie as the client sent it (taken out of the Cookie fields for the server), else null. */
+  cookie: string | null = null;
   /** The server's connection set this request acquired from: released there, never looked up again. */
   connections: ServerConnections | null = null;
   /** Fresh-connection attempts after a reused connection died before responding. */
@@ -153,12 +156,22 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.keepAlive = !h.close;
     this.#hasBody = h.hasBody;
     this.#expectContinue = h.expectContinue && line.minor === 1;
-    this.#head =
-      this.error !== null ? '' : `${line.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}${this.upgrade === null ? '' : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`}\r\n`;
+    this.#head = this.error !== null ? '' : this.#serializeHead();
     const body = conn.requestBody;
     if (h.chunked) body.reset(CHUNKED, 0, h.connectionNames);
     else body.reset(h.contentLength > 0 ? LENGTH : NONE, h.contentLength);
     this.readingBody = this.error === null && !body.done;
+  }
+
+  #serializeHead(): string {
+    return `${this.method} ${this.target} HTTP/1.1\r\n${fieldLines(this.fields)}${this.upgrade === null ? '' : `connection: upgrade\r\nupgrade: ${this.upgrade}\r\n`}\r\n`;
+  }
+
+  /** Cookie persistence: the Set-Cookie line for the server that answered, '' when the client already holds its id (or no cookie persistence). */
+  #stickyCookie(): string {
+    const p = this.pool?.persistence ?? null;
+    if (!(p instanceof CookiePersistence) || this.server === null) return '';
+    return p.setCookieLine(this.server, this.cookie, this.ctx.proto === 'https');
   }
 
   start(): void {
@@ -167,6 +180,12 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     if (pool === undefined) return this.#fail('no-server');
     this.pool = pool;
     conn.session.pool = pool.name;
+    const persistence = pool.persistence;
+    if (persistence instanceof CookiePersistence) {
+      // Our cookie is ours: the server never sees it (issue 16), and the pick honours it.
+      this.cookie = takeCookie(this.fields, persistence.name);
+      if (this.cookie !== null) this.#head = this.#serializeHead();
+    }
     if (this.readingBody) {
       // The request body has its own idle limit (timeouts.requestBody), checked by the sweep.
       conn.session.inBody = true;
@@ -177,7 +196,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   #pickAndSend(): void {
     const pool = this.pool!;
-    const server = nextServer(pool, { clientAddress: this.conn.info.clientAddress, destination: this.host }, this);
+    const server = nextServer(pool, { clientAddress: this.conn.info.clientAddress, destination: this.host }, this, this.cookie);
     // After a failed attempt with no other server left, the client learns what went wrong (502/504).
     if (server === null) return this.#fail(this.lastFailure ?? 'no-server');
     this.#sendTo(server);
@@ -309,7 +328,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.status = head.status;
     // A request body still arriving cannot be resynchronised after an early response: close after it.
     if (mode === UNTIL_CLOSE || (mode === CHUNKED && this.minor === 0) || this.readingBody || conn.endsAfterThis || this.ctx.draining) this.keepAlive = false;
-    const extra = (mode === CHUNKED && this.minor === 1 ? TE_CHUNKED : '') + (!this.keepAlive ? CONN_CLOSE : this.minor === 0 ? CONN_KEEP_ALIVE : '') + viaLine(head) + '\r\n';
+    const extra = (mode === CHUNKED && this.minor === 1 ? TE_CHUNKED : '') + (!this.keepAlive ? CONN_CLOSE : this.minor === 0 ? CONN_KEEP_ALIVE : '') + viaLine(head) + this.#stickyCookie() + '\r\n';
     if (mode !== NONE) {
       this.#seenBytes = this.upstream!.socket!.bytesRead;
       conn.setDeadline(REQUEST_DEADLINE, this.pool!.config.timeouts.serverIdle);
@@ -446,7 +465,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.status = 101;
     this.keepAlive = false;
     recordSuccess(server);
-    const extra = `connection: upgrade\r\nupgrade: ${protocol}\r\n${viaLine(head)}\r\n`;
+    const extra = `connection: upgrade\r\nupgrade: ${protocol}\r\n${viaLine(head)}${this.#stickyCookie()}\r\n`;
     const out = Buffer.allocUnsafe(head.byteLength(extra) + (end - start));
     buf.copy(out, head.writeTo(out, 0, extra), start, end);
     this.conn.startTunnel(this, new UpgradeTunnel(this.conn, up, server), out);

@@ -106,7 +106,7 @@ export class ServerConnections implements ConnectionOwner {
     // No source port free toward this server (issue 6): with onExhausted "queue", wait for one of
     // the connections we hold rather than for a port that kept-alive connections will not give back.
     const portBound = this.#open > 0 && this.#waitForPooled && !this.#connector.hasFreeSourcePort(this.server);
-    if ((this.server.maxConnections === 0 || this.#open < this.server.maxConnections) && !portBound) return this.#open1(waiter, key, info);
+    if ((this.server.maxConnections === 0 || this.#open < this.server.maxConnections) && !portBound) return this.#open1(waiter, key, info, firstOfClient, 0);
     if (this.#queue.length >= this.#queueLength) return waiter.onQueueTimeout();
     this.#queue.push({ waiter, key, info, firstOfClient, deadline: Date.now() + this.#queueTimeout });
     this.server.queued = this.#queue.length;
@@ -205,16 +205,25 @@ export class ServerConnections implements ConnectionOwner {
     return null;
   }
 
-  /** Opens a connection for `waiter`: it gets it once connected, or the connect error. */
-  #open1(waiter: ConnectionWaiter, key: string, info: ClientInfo | null): void {
+  /**
+   * Opens a connection for `waiter`: it gets it once connected, or the connect error. `deadline`:
+   * when a waiter taken from the queue gives up (0: it was never queued).
+   */
+  #open1(waiter: ConnectionWaiter, key: string, info: ClientInfo | null, firstOfClient: boolean, deadline: number): void {
     const conn = new UpstreamConnection(key, this);
     conn.busy = true;
+    // Source ports the limit (onExhausted "queue") and connections of ours that will come back: a
+    // connect that finds no port now — the kernel refused the ones our accounting thought free
+    // (issue 17) — waits for one of those connections, not in the source-port queue, which they
+    // never feed (they go idle and keep their ports).
+    const noPort = this.#waitForPooled && this.#open > 0 ? 'fail' : 'wait';
     this.#open++;
     this.opened++;
     if (this.#stopTick === null) this.#stopTick = clock.onTick((now) => this.#sweep(now));
     this.#connector.connect(this.server, info, (err, socket) => {
       if (err !== null || socket === null) {
         conn.closed = true;
+        if (noPort === 'fail' && err?.code === 'FP_ERR_SOURCE_EXHAUSTED') return this.#requeue(waiter, key, info, firstOfClient, deadline);
         this.connectionClosed(conn, true);
         waiter.onConnectError(err!);
         return;
@@ -223,7 +232,34 @@ export class ServerConnections implements ConnectionOwner {
       applySocketOptions(socket, this.#keepAlive);
       conn.attach(socket);
       waiter.onConnection(conn);
-    }, conn.onread);
+    }, conn.onread, noPort);
+  }
+
+  /**
+   * A connect found no source port: the waiter queues (by its deadline, which the queue timer
+   * needs in order) for a connection of ours. The failed one freed no port, so it opens nothing
+   * (connectionClosed would), unless none of ours is left to come back: then the head waits for a
+   * port in the connector's queue.
+   */
+  #requeue(waiter: ConnectionWaiter, key: string, info: ClientInfo | null, firstOfClient: boolean, deadline: number): void {
+    this.#open--;
+    const now = Date.now();
+    const until = deadline === 0 ? now + this.#queueTimeout : deadline;
+    if (until <= now || this.#queue.length >= this.#queueLength) waiter.onQueueTimeout();
+    else {
+      let i = this.#queue.length;
+      while (i > 0 && this.#queue[i - 1]!.deadline > until) i--;
+      this.#queue.splice(i, 0, { waiter, key, info, firstOfClient, deadline: until });
+      this.server.queued = this.#queue.length;
+      this.#armQueueTimer();
+    }
+    if (this.#open === 0) {
+      if (this.#stopTick !== null) {
+        this.#stopTick();
+        this.#stopTick = null;
+      }
+      this.#drainQueue();
+    }
   }
 
   /** A connection is gone (closed by either side or destroyed): forget it, let a waiter in. */
@@ -255,7 +291,7 @@ export class ServerConnections implements ConnectionOwner {
     while (budget-- > 0 && this.#queue.length > 0 && (this.server.maxConnections === 0 || this.#open < this.server.maxConnections)) {
       const q = this.#queue.shift()!;
       this.server.queued = this.#queue.length;
-      this.#open1(q.waiter, q.key, q.info);
+      this.#open1(q.waiter, q.key, q.info, q.firstOfClient, q.deadline);
     }
   }
 

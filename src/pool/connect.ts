@@ -33,9 +33,13 @@ export interface ConnectOutcome {
   retry: boolean;
 }
 
-/** The server for the next attempt (a retry avoids the servers already tried); null: none left. */
-export function nextServer(pool: Pool, ctx: PickContext, attempt: Attempt): Server | null {
-  const server = pool.pick(ctx, attempt.tried);
+/**
+ * The server for the next attempt (a retry avoids the servers already tried, the sticky one
+ * included: persistence re-sticks the client to the one picked instead); null: none left.
+ * `cookie`: the persistence cookie's value of an http request (pool/persistence.ts), else null.
+ */
+export function nextServer(pool: Pool, ctx: PickContext, attempt: Attempt, cookie: string | null = null): Server | null {
+  const server = pool.pick(ctx, attempt.tried, cookie);
   if (server !== null) attempt.attempts++;
   return server;
 }

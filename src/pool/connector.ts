@@ -49,15 +49,25 @@ export type { SourcePortStats } from './source-ports.ts';
 
 export type ConnectCallback = (err: FullproxyError | null, socket: Socket | null) => void;
 
+/**
+ * What a connection does when no source port is free toward the server — none left in our
+ * accounting, or the kernel refused every one tried:
+ * - `wait`: per `source.onExhausted` (the queue, up to queueTimeout; reject: fail at once);
+ * - `fail`: the caller has somewhere else to wait (http: the connections it holds come back to
+ *   it), so the connector calls back at once with FP_ERR_SOURCE_EXHAUSTED, counting no refusal.
+ */
+export type NoPortPolicy = 'wait' | 'fail';
+
 export interface Connector {
   /** Calls back exactly once: with a connected socket, or an FP_ERR_CONNECT_* / FP_ERR_SOURCE_EXHAUSTED error (the socket is then destroyed). */
-  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts): void;
+  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts, noPort?: NoPortPolicy): void;
 }
 
 /**
  * Ports the kernel refused (TIME_WAIT or another socket on the same 4-tuple, a listener on the
- * port) are skipped for the next free one; this bounds the syscalls one connection may cost when a
- * range is full of such ports. Past it the connection fails as exhausted.
+ * port) are skipped for the next free one; this bounds the syscalls one connection may cost in a
+ * row when a range is full of such ports. Past it, or when no port is left, the connection goes
+ * back to the source-port queue (reject mode: fails as exhausted).
  */
 const MAX_PORT_ATTEMPTS = 8;
 
@@ -180,18 +190,24 @@ export class PoolConnector implements Connector {
   }
 
   /** `onread`: read into caller-provided buffers (http server connections, net/read-buffers.ts). */
-  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts): void {
+  connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts, noPort: NoPortPolicy = 'wait'): void {
     const lease = this.#ports.tryLease(server);
-    if (lease !== null) return this.#dial(server, client, lease, 1, cb, onread);
+    if (lease !== null) return this.#dial(server, client, lease, 1, cb, onread, noPort, 0);
+    if (noPort === 'fail') return process.nextTick(cb, exhausted(server, 'no free source port now'), null);
     // Every (address, port) toward the server is held: queue or reject per source.onExhausted.
+    const since = Date.now();
     this.#ports.wait(server, (l) => {
       if (l === null) cb(exhausted(server, 'no free source port'), null);
-      else this.#dial(server, client, l, 1, cb, onread);
+      else this.#dial(server, client, l, 1, cb, onread, noPort, since);
     });
   }
 
-  /** One connect attempt from `lease`; a port the kernel refuses is skipped for another (bounded). */
-  #dial(server: Server, client: ClientInfo | null, lease: Lease, attempt: number, cb: ConnectCallback, onread: OnReadOpts | undefined): void {
+  /**
+   * One connect attempt from `lease`; a port the kernel refuses is skipped for another (bounded).
+   * `since`: when this connection first waited for a port (0: it has not), which keeps its place
+   * and deadline in the queue if the kernel sends it back there.
+   */
+  #dial(server: Server, client: ClientInfo | null, lease: Lease, attempt: number, cb: ConnectCallback, onread: OnReadOpts | undefined, noPort: NoPortPolicy, since: number): void {
     const { host, port } = server.endpoint;
     const tls = this.#tls;
     // A TLSSocket reads through 'data' events (fed to onread's callback below): the TCP socket under it gets no onread.
@@ -305,19 +321,31 @@ export class PoolConnector implements Connector {
           return fail(exhausted(server, `the kernel has no free source port (${e.code})`, e));
         }
         const syscall = e.syscall ?? 'connect';
+        // A busy port is blocked for a while (source-ports.ts BLOCK_MS): neither this connection nor a waiter gets it back at once.
         this.#ports.skip(server, lease, e.code, syscall);
         const next = attempt < MAX_PORT_ATTEMPTS ? this.#ports.tryLease(server) : null;
         if (next !== null) {
           settle();
           socket.on('error', noop);
           socket.destroy();
-          return this.#dial(server, client, next, attempt + 1, cb, onread);
+          return this.#dial(server, client, next, attempt + 1, cb, onread, noPort, since);
         }
         if (syscall === 'bind' && e.code === 'EADDRNOTAVAIL') {
           return fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: source address ${lease.address} is not an address of this host`, { cause: e }));
         }
-        this.#ports.refuse(server, 'ports-busy');
-        return fail(exhausted(server, `${attempt} source ports refused by the kernel (${e.code})`, e));
+        const why = `${attempt} source ports refused by the kernel (${e.code})`;
+        if (noPort === 'fail') return fail(exhausted(server, why, e));
+        // Our accounting thought these ports free; the kernel says not. The connection waits for a
+        // port like any other (issue 17): the queue, up to queueTimeout from its first wait, and
+        // a port that frees up serves it. Reject mode refuses it at once ('ports-busy').
+        settle();
+        socket.on('error', noop);
+        socket.destroy();
+        const first = since === 0 ? Date.now() : since;
+        return this.#ports.wait(server, (l) => {
+          if (l === null) cb(exhausted(server, `no free source port (${why})`, e), null);
+          else this.#dial(server, client, l, 1, cb, onread, noPort, first);
+        }, first);
       }
       fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
     };

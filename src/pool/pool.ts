@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { createScheduler, type PickContext, type Scheduler } from '../scheduler/scheduler.ts';
 import { Server, type AdminState } from './server.ts';
 import { FAIL_TIMEOUT_MS, reviveExpired, type PassiveHealthHost } from '../health/passive.ts';
+import { isWarming, retuneSlowStart, startSlowStart } from './slow-start.ts';
 
 export class Pool implements PassiveHealthHost {
   readonly name: string;
@@ -23,6 +24,8 @@ export class Pool implements PassiveHealthHost {
   #usingBackups = false;
   /** The predecessor whose schedulers this pool shares (same scheduler, same servers): see constructor. */
   #sharesWith: Pool | null = null;
+  /** Servers this reload adds to a running pool: they warm up at activate() (slow start). */
+  #added: readonly Server[] = [];
 
   /**
    * `previous`: the same-named pool of the generation before a reload; its servers with the same
@@ -34,6 +37,9 @@ export class Pool implements PassiveHealthHost {
     this.config = config;
     this.#log = log.child({ pool: config.name });
     this.servers = config.servers.map((s, i) => previous?.find(s.address) ?? new Server(i, s));
+    // A server a reload adds to a running pool is as cold as one coming back: it ramps up too
+    // (HAProxy: a server added at runtime warms up when enabled). At start nothing does.
+    if (previous !== null && config.slowStart !== undefined) this.#added = this.servers.filter((s) => previous.find(s.address) === undefined);
     this.fall = config.healthCheck?.fall ?? 3;
     if (previous !== null && previous.config.scheduler === config.scheduler && JSON.stringify(previous.config.servers) === JSON.stringify(config.servers)) {
       // Nothing a pick depends on changed: the same Server objects, weights and scheduler. The
@@ -53,14 +59,22 @@ export class Pool implements PassiveHealthHost {
   /** The pool's generation goes live: kept servers take the new configured values, picks start. */
   activate(): void {
     const configs = this.config.servers;
+    let ramping = false;
     for (let i = 0; i < this.servers.length; i++) {
       const s = this.servers[i]!;
       s.configure(i, configs[i]!);
       s.home = this;
+      // A ramp under way goes on with this config's slowStart (or ends without one).
+      if (isWarming(s)) {
+        retuneSlowStart(s, this.config.slowStart);
+        ramping = true;
+      }
     }
+    for (const s of this.#added) startSlowStart(s, this.config.slowStart ?? 0);
+    this.#added = [];
     const shared = this.#sharesWith;
     this.#sharesWith = null;
-    if (shared === null) return this.rebuild();
+    if (shared === null || ramping) return this.rebuild();
     this.#eligible = shared.#eligible;
     this.#eligibleBackups = shared.#eligibleBackups;
     this.#usingBackups = shared.#usingBackups;
@@ -100,6 +114,7 @@ export class Pool implements PassiveHealthHost {
     server.checkPasses = 0;
     server.checkFailures = 0;
     this.#log.info({ server: server.address, health, reason }, `server ${health}`);
+    if (health === 'up' && server.admin === 'enabled') this.#slowStart(server);
     this.#rebuildFor(server);
     if (health === 'down' && server.passiveDownUntil > 0) {
       setTimeout(() => reviveExpired(this, this.servers, Date.now()), FAIL_TIMEOUT_MS + 10).unref();
@@ -110,7 +125,13 @@ export class Pool implements PassiveHealthHost {
     if (server.admin === admin) return;
     server.admin = admin;
     this.#log.info({ server: server.address, admin }, `server ${admin}`);
+    if (admin === 'enabled' && server.health === 'up') this.#slowStart(server);
     this.#rebuildFor(server);
+  }
+
+  /** The server comes back (up and enabled again): it ramps up over slowStart, before the rebuild that lets it in. */
+  #slowStart(server: Server): void {
+    if (this.config.slowStart !== undefined) startSlowStart(server, this.config.slowStart);
   }
 
   /** This pool's picks, and those of the newest pool holding the server when that is another one (reload). */

@@ -22,7 +22,13 @@ export class Server implements Schedulable {
   configuredWeight: number;
   maxConnections: number;
   backup: boolean;
+  /** Effective weight: configuredWeight × slowStartFraction (what the schedulers see). */
   weight: number;
+  /** Slow start (pool/slow-start.ts): share of the configured weight in force now, 1 = full. */
+  slowStartFraction = 1;
+  /** When the running slow start began and how long it lasts (ms); 0/0 = not warming. */
+  slowStartSince = 0;
+  slowStartMs = 0;
   /** Dropped by a reload: no new sessions or requests; established ones finish on it. */
   retired = false;
   /** The pool of the newest generation that holds this server: a health or admin change made
@@ -87,7 +93,7 @@ export class Server implements Schedulable {
   configure(index: number, cfg: ServerConfig): void {
     this.index = index;
     this.configuredWeight = cfg.weight;
-    this.weight = cfg.weight;
+    this.weight = cfg.weight * this.slowStartFraction; // a ramp under way goes on with the new weight
     this.maxConnections = cfg.maxConnections;
     this.backup = cfg.backup;
     this.retired = false;

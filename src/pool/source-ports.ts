@@ -7,6 +7,8 @@
 //   wait(server, cb) ─▶ reject: cb(null) · queue: FIFO per server until a lease of that server
 //                       is released (cb(lease)) or queueTimeout passes (cb(null))
 //   lease.release()  ─▶ exactly once, on the socket's 'close'; serves the oldest waiter
+//   skip(lease)      ─▶ the kernel refused the port: it stays out of use for BLOCK_MS (blocked),
+//                       then is freed like a release (serves the oldest waiter)
 //
 // Why we pick ports ourselves: a socket bound to an address without a port gets a port from
 // bind(), which must be unique for that address whatever the destination (Envoy issue 44747);
@@ -69,6 +71,8 @@ export interface SourcePortStats {
   /** Connections waiting for a port now (onExhausted "queue"). */
   queued?: number;
   skipped?: number;
+  /** Ports the kernel refused lately, kept out of use for a while (not in inUse, not free). */
+  blocked?: number;
   /** At the recent net growth of ports in use; null while use is not growing. */
   secondsToExhaustion?: number | null;
   addresses?: Record<string, AddressPortStats>;
@@ -78,9 +82,18 @@ export interface SourcePortStats {
 export interface SourcePorts {
   /** A lease now, or null when every (address, port) toward `server` is held. Never waits. */
   tryLease(server: Server): Lease | null;
-  /** After tryLease gave null: queue or reject per `onExhausted`; calls back exactly once, never synchronously. */
-  wait(server: Server, cb: LeaseCallback): void;
-  /** The kernel refused `lease` (bind/connect error `code`); counted. The port stays held until its socket closes. */
+  /**
+   * After tryLease gave null: queue or reject per `onExhausted`; calls back exactly once, never
+   * synchronously. `since`: when this connection first waited — one the kernel refused a port
+   * comes back with it, keeps its place by that time and its deadline (since + queueTimeout), and
+   * in reject mode is refused as `ports-busy`.
+   */
+  wait(server: Server, cb: LeaseCallback, since?: number): void;
+  /**
+   * The kernel refused `lease` (bind/connect error `code`); counted. A busy port (not a foreign
+   * source address) stays held — blocked — for BLOCK_MS after this, not given back when its socket
+   * closes: otherwise the next waiter would get it at once and be refused again (a spin).
+   */
   skip(server: Server, lease: Lease, code: string, syscall: string): void;
   /** A connection fails for lack of a port: counted and logged (at most one line per second per server). */
   refuse(server: Server, reason: RefusalReason): void;
@@ -98,6 +111,13 @@ const RECOVER_PERCENT = 70;
 const REFUSAL_LOG_INTERVAL_MS = 1_000;
 /** The growth rate is sampled at most once a second and smoothed (EWMA, half weight to the newest sample). */
 const RATE_SAMPLE_MS = 1_000;
+/**
+ * How long a port the kernel refused (another socket holds it or its 4-tuple, a listener, TIME_WAIT)
+ * stays out of our use before it is tried again: long enough that waiters are not handed it back
+ * at once (one failed syscall per blocked port per period at most), short enough that a port the
+ * other socket let go of is soon ours again.
+ */
+export const BLOCK_MS = 1_000;
 
 /** Size of the kernel's ephemeral port range (net.ipv4.ip_local_port_range), read once. */
 export const EPHEMERAL_PORTS = ((): number => {
@@ -185,6 +205,8 @@ class AddressPorts {
   peak = 0;
   exhausted = 0;
   skipped = 0;
+  /** Of inUse: ports blocked after a kernel refusal (held by no connection of ours). */
+  blocked = 0;
 
   constructor(address: string, range: PortRange) {
     this.address = address;
@@ -252,11 +274,25 @@ class PortLease implements Lease {
     this.#released = true;
     this.#owner.give(this.#block, this.port);
   }
+
+  /** The kernel refused the port: the owner keeps it (blocked) past this lease; release() does nothing from now on. */
+  block(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.block(this.#block, this.port);
+  }
 }
 
 interface Waiter {
   readonly cb: LeaseCallback;
   readonly deadline: number;
+}
+
+/** A port held out of use after a kernel refusal, until `until`. */
+interface Blocked {
+  readonly block: AddressPorts;
+  readonly port: number;
+  readonly until: number;
 }
 
 /** What the servers of one pool share: settings, logger, the pool-wide count of waiters (queueLength bounds it). */
@@ -276,7 +312,12 @@ class ServerPorts {
   readonly #shared: Shared;
   readonly #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | null = null;
+  /** In order of `until` (one fixed BLOCK_MS): the head expires first. */
+  readonly #blocked: Blocked[] = [];
+  #blockTimer: NodeJS.Timeout | null = null;
+  /** Ports held: by connections, and blocked after a kernel refusal (`blocked` of them). */
   inUse = 0;
+  blocked = 0;
   peak = 0;
   exhausted = 0;
   skipped = 0;
@@ -335,20 +376,57 @@ class ServerPorts {
     }
   }
 
-  wait(cb: LeaseCallback): void {
+  wait(cb: LeaseCallback, since: number | undefined): void {
     const { settings } = this.#shared;
     const lease = this.take();
     if (lease !== null) return process.nextTick(cb, lease);
+    const now = this.#shared.now();
+    const deadline = (since ?? now) + settings.queueTimeout;
     let reason: RefusalReason | null = null;
-    if (settings.onExhausted === 'reject' || settings.queueTimeout <= 0) reason = 'reject';
+    if (settings.onExhausted === 'reject' || settings.queueTimeout <= 0) reason = since === undefined ? 'reject' : 'ports-busy';
     else if (this.#shared.queued >= settings.queueLength) reason = 'queue-full';
+    else if (deadline <= now) reason = 'queue-timeout';
     if (reason !== null) {
       this.refuse(reason);
       return process.nextTick(cb, null);
     }
-    this.#waiters.push({ cb, deadline: this.#shared.now() + settings.queueTimeout });
+    // FIFO by deadline: a connection back from a kernel refusal goes before those that came after it
+    // (the timer serves the head's deadline, so the order must hold).
+    let i = this.#waiters.length;
+    while (i > 0 && this.#waiters[i - 1]!.deadline > deadline) i--;
+    this.#waiters.splice(i, 0, { cb, deadline });
     this.#shared.queued++;
-    if (this.#waiters.length === 1) this.#arm();
+    if (i === 0) this.#arm();
+  }
+
+  /** `port` (held) stays out of use for BLOCK_MS, then is given back like a release. */
+  block(block: AddressPorts, port: number): void {
+    block.blocked++;
+    this.blocked++;
+    this.#blocked.push({ block, port, until: this.#shared.now() + BLOCK_MS });
+    if (this.#blocked.length === 1) this.#armBlocked();
+  }
+
+  #armBlocked(): void {
+    if (this.#blockTimer !== null) clearTimeout(this.#blockTimer);
+    this.#blockTimer = null;
+    const head = this.#blocked[0];
+    if (head === undefined) return;
+    this.#blockTimer = setTimeout(() => this.#unblock(), Math.max(0, head.until - this.#shared.now()));
+    this.#blockTimer.unref();
+  }
+
+  #unblock(): void {
+    this.#blockTimer = null;
+    const now = this.#shared.now();
+    let n = 0;
+    while (n < this.#blocked.length && this.#blocked[n]!.until <= now) n++;
+    for (const b of this.#blocked.splice(0, n)) {
+      b.block.blocked--;
+      this.blocked--;
+      this.give(b.block, b.port); // serves the oldest waiter, which tries the port again
+    }
+    this.#armBlocked();
   }
 
   /** One timer per server with waiters, set for the oldest one's deadline (FIFO with one timeout: deadlines are in order). */
@@ -392,6 +470,7 @@ class ServerPorts {
       // Not a busy port: the address is not one of this host's (a configuration problem).
       log.error({ pool, server: this.server.address, sourceAddress: lease.address }, 'source address is not an address of this host');
     } else {
+      if (lease instanceof PortLease) lease.block();
       log.debug({ pool, server: this.server.address, sourceAddress: lease.address, sourcePort: lease.port, code }, 'source port busy in the kernel, trying another');
     }
   }
@@ -436,7 +515,8 @@ class ServerPorts {
     return {
       pool: this.#shared.pool,
       server: this.server.address,
-      inUse: this.inUse,
+      inUse: this.inUse - this.blocked,
+      blocked: this.blocked,
       free: this.capacity - this.inUse,
       capacity: this.capacity,
       percent: this.capacity === 0 ? 100 : Math.round((this.inUse * 100) / this.capacity),
@@ -468,8 +548,8 @@ export class SourcePortPool implements SourcePorts {
     return this.#of(server).take();
   }
 
-  wait(server: Server, cb: LeaseCallback): void {
-    this.#of(server).wait(cb);
+  wait(server: Server, cb: LeaseCallback, since?: number): void {
+    this.#of(server).wait(cb, since);
   }
 
   skip(server: Server, lease: Lease, code: string, syscall: string): void {
@@ -488,14 +568,16 @@ export class SourcePortPool implements SourcePorts {
   stats(server: Server): SourcePortStats {
     const sp = this.#of(server);
     const addresses: Record<string, AddressPortStats> = {};
-    for (const b of sp.blocks) addresses[b.address] = { inUse: b.inUse, free: b.size - b.inUse, peak: b.peak, exhausted: b.exhausted, skipped: b.skipped };
+    // inUse: ports our connections hold; blocked ones are neither in use nor free.
+    for (const b of sp.blocks) addresses[b.address] = { inUse: b.inUse - b.blocked, free: b.size - b.inUse, peak: b.peak, exhausted: b.exhausted, skipped: b.skipped };
     return {
-      inUse: sp.inUse,
+      inUse: sp.inUse - sp.blocked,
       free: sp.capacity - sp.inUse,
       exhausted: sp.exhausted,
       peak: sp.peak,
       queued: sp.queued,
       skipped: sp.skipped,
+      blocked: sp.blocked,
       secondsToExhaustion: sp.secondsToExhaustion(),
       addresses,
     };

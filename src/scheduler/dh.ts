@@ -7,7 +7,7 @@ import { weightedBuckets } from './sh.ts';
 import type { PickContext, Schedulable, Scheduler } from './scheduler.ts';
 
 export class DestinationHashScheduler<S extends Schedulable> implements Scheduler<S> {
-  #table = new HashTable<S>();
+  #table = new HashTable<S>(true);
 
   update(servers: readonly S[]): void {
     this.#table.build(servers, weightedBuckets(servers));

@@ -141,17 +141,31 @@ export function fillWeighted(weights: ArrayLike<number>, out: Uint32Array): void
 
 /** Seed of the per-server hash used by the capacity fallback; independent of the key hash. */
 const RENDEZVOUS_SEED = 0x72656e64; // "rend"
+/** Mixed into a key's hash for its slow-start threshold; independent of the fallback's scores. */
+const WARM_SEED = 0x7761726d; // "warm"
 
 /**
  * A table of slots, each naming a server; a key's hash picks a slot. Built on update(), read on
  * pick(). Used by sh and dh (weighted buckets) and by maglev (its lookup table).
  */
 export class HashTable<S extends Schedulable> {
+  /**
+   * sh and dh (tables from configured weights): a key whose server is ramping up after slow start
+   * (slowStartFraction f < 1) stays with it only when the key's own threshold, uniform in [0, 1)
+   * and fixed per key and server, is below f; the others take the fallback below. As f grows the
+   * server's keys come back to it, each once and for good, and at f = 1 all are home. Maglev
+   * builds its table from the ramped weights instead (consistent: a step moves only its slots).
+   */
+  readonly #thin: boolean;
   #servers: readonly S[] = [];
   /** Slot → position in #servers. */
   #slots: Uint32Array = new Uint32Array(0);
   /** Per server: hash of its address, for the fallback's scores. */
   #ids: Uint32Array = new Uint32Array(0);
+
+  constructor(thin = false) {
+    this.#thin = thin;
+  }
 
   /** Takes ownership of `slots` (values are positions in `servers`). */
   build(servers: readonly S[], slots: Uint32Array): void {
@@ -183,9 +197,14 @@ export class HashTable<S extends Schedulable> {
     const size = slots.length;
     if (size === 0) return null;
     const servers = this.#servers;
-    const home = servers[slots[hash % size]!]!;
-    if (home.hasCapacity()) return home;
     const ids = this.#ids;
+    const at = slots[hash % size]!;
+    const home = servers[at]!;
+    const homeOk = home.hasCapacity();
+    if (homeOk) {
+      const f = home.slowStartFraction;
+      if (f >= 1 || !this.#thin || (fmix32(hash ^ ids[at]! ^ WARM_SEED) + 0.5) / 4294967296 < f) return home;
+    }
     let best: S | null = null;
     let bestScore = -1;
     for (let i = 0; i < servers.length; i++) {
@@ -199,6 +218,8 @@ export class HashTable<S extends Schedulable> {
         bestScore = score;
       }
     }
+    // A key thinned away from a ramping server that no other server can take stays home.
+    if (best === null && homeOk) return home;
     return best;
   }
 }

@@ -42,7 +42,12 @@ export class RotatingLeastScheduler<S extends Schedulable> implements Scheduler<
   }
 }
 
-const fewer = (a: Schedulable, b: Schedulable): boolean => a.active < b.active;
+/**
+ * Fewer active, compared as wlc compares (active + 1)/weight with the slow-start share as the
+ * weight: all 1 (no server ramping) it is plain active_a < active_b; a server ramping up is
+ * placed as if it could carry only its share (pool/slow-start.ts).
+ */
+const fewer = (a: Schedulable, b: Schedulable): boolean => (a.active + 1) * b.slowStartFraction < (b.active + 1) * a.slowStartFraction;
 
 export class LeastConnectionScheduler<S extends Schedulable> extends RotatingLeastScheduler<S> {
   constructor() {

@@ -22,6 +22,12 @@ export interface Schedulable {
   readonly address: string;
   /** Effective weight now (slow start may lower it); > 0 for servers handed to update(). */
   readonly weight: number;
+  /**
+   * Slow start (pool/slow-start.ts): the share of its configured weight the server has now, in
+   * (0, 1]; 1 when not ramping. Weighted schedulers see it in `weight` already; the others (rr, lc,
+   * sh, dh) read it to give a returning server that share of what they would give it.
+   */
+  readonly slowStartFraction: number;
   /** Sessions (tcp) or in-flight requests (http) on this server now. */
   readonly active: number;
   /** False when at maxConnections: skip it for this pick, do not drop it from the set. */

@@ -19,14 +19,16 @@ export function weightedBuckets(servers: readonly Schedulable[]): Uint32Array {
   let size = MIN_BUCKETS;
   while (size < servers.length * BUCKETS_PER_SERVER && size < MAX_BUCKETS) size *= 2;
   const weights = new Float64Array(servers.length);
-  for (let i = 0; i < servers.length; i++) weights[i] = servers[i]!.weight;
+  // The configured weight, not the slow-start one: a ramp step must not re-hash the clients of
+  // every server. A returning server is thinned at lookup instead (HashTable, `thin`).
+  for (let i = 0; i < servers.length; i++) weights[i] = servers[i]!.weight / servers[i]!.slowStartFraction;
   const buckets = new Uint32Array(size);
   fillWeighted(weights, buckets);
   return buckets;
 }
 
 export class SourceHashScheduler<S extends Schedulable> implements Scheduler<S> {
-  #table = new HashTable<S>();
+  #table = new HashTable<S>(true);
 
   update(servers: readonly S[]): void {
     this.#table.build(servers, weightedBuckets(servers));

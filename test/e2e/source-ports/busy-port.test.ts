@@ -34,12 +34,15 @@ test('ports held elsewhere in the kernel are skipped; when none is left the clie
     let sp = await statsSourcePorts(p, 'p', b.address);
     assert.equal(sp['skipped'], 2);
     assert.equal(sp['exhausted'], 0);
-    assert.equal(sp['inUse'], 1, 'skipped ports went back once their sockets closed');
-    // nothing usable left: the next session is refused cleanly
+    assert.equal(sp['inUse'], 1, 'one connection of ours');
+    assert.equal(sp['blocked'], 2, 'the refused ports are held out of use for a while (issue 17: no spin on them)');
+    assert.equal(sp['free'], 0);
+    // nothing usable left in our accounting: the next session is refused cleanly, without a syscall
     assert.equal(await refusedHow(p.addr('t').port), 'reset');
     sp = await statsSourcePorts(p, 'p', b.address);
     assert.equal(sp['exhausted'], 1);
-    assert.equal(p.logs.find('source ports exhausted')[0]?.['reason'], 'ports-busy');
+    assert.equal(sp['skipped'], 2, 'the blocked ports were not tried again');
+    assert.equal(p.logs.find('source ports exhausted')[0]?.['reason'], 'reject');
     assert.equal(p.proxy.pools.get('p')!.servers[0]!.connectErrors, 0);
   } finally {
     client?.destroy();

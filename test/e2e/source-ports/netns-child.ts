@@ -148,7 +148,117 @@ async function timeWait(): Promise<Record<string, unknown>> {
   return result;
 }
 
+/**
+ * `queue-refused-<tcp|http>-<holdMs>` (issue 17 §4): the namespace's ephemeral range is the 20 ports
+ * of `source.portRange`, and 4 of them are taken by other sockets before the proxy starts (two
+ * listeners: EADDRINUSE from bind; two connections whose ports the kernel chose: EADDRINUSE from
+ * bind, their sockets have no SO_REUSEADDR). Our accounting thinks all 20 free. 40 concurrent
+ * sessions (tcp) or requests (http), each held `holdMs` by the server, with onExhausted "queue"
+ * and queueTimeout 1 s: a connection the kernel refuses a port must wait like any other.
+ */
+const QUEUE_MS = 1_000;
+const TAKEN_LISTENING = [40005, 40013];
+
+async function queueRefused(mode: 'tcp' | 'http', holdMs: number): Promise<Record<string, unknown>> {
+  const squatters: NetServer[] = [];
+  for (const port of TAKEN_LISTENING) {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(port, '127.0.0.1', r));
+    squatters.push(s);
+  }
+  const sink = createServer((s) => s.on('error', () => {}));
+  await new Promise<void>((r) => sink.listen(6000, '127.0.0.1', r));
+  squatters.push(sink);
+  const foreign: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    foreign.push(
+      await new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port: 6000 }); // the kernel picks the port from the 20
+        s.once('connect', () => resolve(s));
+        s.once('error', reject);
+      }),
+    );
+  }
+  const holder = createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    if (mode === 'tcp') {
+      // served: "ok" at once, then the server closes first after holdMs (no TIME_WAIT on the proxy's port)
+      s.once('data', () => {
+        s.write('ok');
+        setTimeout(() => s.end(), holdMs);
+      });
+      s.on('end', () => s.end());
+    } else {
+      let head = '';
+      s.on('data', (d: Buffer) => {
+        head += d.toString('latin1');
+        while (head.includes('\r\n\r\n')) {
+          head = head.slice(head.indexOf('\r\n\r\n') + 4);
+          setTimeout(() => s.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok\n'), holdMs);
+        }
+      });
+      s.on('end', () => s.end());
+    }
+  });
+  await new Promise<void>((r) => holder.listen(SERVER_PORT, '127.0.0.1', r));
+  const p = await startProxy(
+    {
+      logging: { level: 'info', access: false },
+      listeners: [{ name: 'l', listen: '127.0.0.1:5001', protocol: mode, pool: 'p' }],
+      pools: [
+        {
+          name: 'p',
+          servers: [{ address: `127.0.0.1:${SERVER_PORT}` }],
+          timeouts: { queue: QUEUE_MS },
+          source: { addresses: ['127.0.0.1'], portRange: [40000, 40019], onExhausted: 'queue', queueTimeout: QUEUE_MS },
+        },
+      ],
+    },
+    'debug',
+  );
+  const pool = p.proxy.pools.get('p')!;
+  const server = pool.servers[0]!;
+  let maxQueued = 0;
+  const poll = setInterval(() => {
+    maxQueued = Math.max(maxQueued, p.proxy.sourcePortsOf(pool, server).queued ?? 0);
+  }, 10);
+  const result: Record<string, unknown> = { foreignPorts: foreign.map((s) => s.localPort) };
+  try {
+    const one = async (i: number): Promise<{ ok: boolean; how: string; ms: number }> => {
+      const t0 = Date.now();
+      const s = await dialFrom(5001);
+      if (typeof s === 'string') return { ok: false, how: s, ms: Date.now() - t0 };
+      const done = outcome(s);
+      s.write(mode === 'tcp' ? 'x' : `GET /r${i} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`);
+      const o = await done;
+      const text = o.data.toString('latin1');
+      const ok = mode === 'tcp' ? text === 'ok' : text.startsWith('HTTP/1.1 200 ');
+      return { ok, how: mode === 'tcp' ? o.how : text.slice(9, 12), ms: Date.now() - t0 };
+    };
+    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => one(i)));
+    const failed = rs.filter((r) => !r.ok);
+    result['served'] = rs.length - failed.length;
+    result['failed'] = failed.length;
+    result['failedHow'] = [...new Set(failed.map((r) => r.how))];
+    result['failedMs'] = failed.length === 0 ? null : [Math.min(...failed.map((r) => r.ms)), Math.max(...failed.map((r) => r.ms))];
+    result['maxQueued'] = maxQueued;
+    result['sourcePorts'] = p.proxy.sourcePortsOf(pool, server);
+    result['connectErrors'] = server.connectErrors;
+    result['exhaustedReasons'] = [...new Set(p.logs.find('source ports exhausted').map((l) => l['reason']))];
+    result['skipCodes'] = [...new Set(p.logs.find('source port busy in the kernel, trying another').map((l) => l['code']))];
+  } finally {
+    clearInterval(poll);
+    for (const s of foreign) s.destroy();
+    await p.stop();
+    holder.close();
+    for (const s of squatters) s.close();
+  }
+  return result;
+}
+
 const scenarios: Record<string, () => Promise<Record<string, unknown>>> = { kernel, 'time-wait': timeWait };
+const queueCase = /^queue-refused-(tcp|http)-([0-9]+)$/.exec(process.argv[2] ?? '');
+if (queueCase !== null) scenarios[queueCase[0]] = () => queueRefused(queueCase[1] as 'tcp' | 'http', Number(queueCase[2]));
 const run = scenarios[process.argv[2] ?? ''];
 if (run === undefined) throw new Error(`unknown scenario ${process.argv[2]}`);
 process.stdout.write(`${JSON.stringify(await run())}\n`);

@@ -97,6 +97,35 @@ export function runConformance(name: SchedulerName): void {
       }
     });
 
+    test('slow start: a ramping server gets a share that rises with its fraction, and its full share at 1', () => {
+      // Sessions stay open for the next 8 picks (so least-connection schedulers see load), and a
+      // server ramping up has weight = configured × fraction, as pool/slow-start.ts sets it.
+      const equal = 1 / 4;
+      const shares: number[] = [];
+      for (const f of [0.1, 0.5, 1]) {
+        const s = createScheduler<FakeServer>(name);
+        const servers = makeServers(4);
+        const warm = servers[0]!;
+        warm.slowStartFraction = f;
+        warm.weight = f;
+        s.update(servers);
+        const open: FakeServer[] = [];
+        let got = 0;
+        for (let i = 0; i < PICKS; i++) {
+          const picked = s.pick(CONTEXTS[i % CONTEXTS.length]!)!;
+          if (picked === warm) got++;
+          picked.active++;
+          open.push(picked);
+          if (open.length > 8) open.shift()!.active--;
+        }
+        shares.push(got / PICKS);
+      }
+      const [low, mid, full] = shares as [number, number, number];
+      assert.ok(low < equal * 0.5, `at 10 % of its weight: ${(low * 100).toFixed(1)} % of picks (equal share 25 %)`);
+      assert.ok(low < mid && mid < full, `the share rises with the fraction: ${shares.map((x) => (x * 100).toFixed(1)).join(' → ')} %`);
+      assert.ok(full > equal * 0.7, `at full weight: ${(full * 100).toFixed(1)} % of picks`);
+    });
+
     test('pick() does not throw over 10k picks with changing capacity and load', () => {
       const s = createScheduler<FakeServer>(name);
       const servers = makeServers([1, 2, 3, 5, 8]);

@@ -7,6 +7,8 @@ export class FakeServer implements Schedulable {
   readonly address: string;
   weight: number;
   active: number;
+  /** Slow start's share (pool/slow-start.ts); 1 = not ramping. */
+  slowStartFraction = 1;
   capacity = true;
 
   constructor(index: number, weight = 1, active = 0) {

@@ -6,15 +6,16 @@ import { FakeServer, makeServers, ONE_CONTEXT } from './fake-server.ts';
 
 runConformance('wlc');
 
-test('wlc: picks the least active per unit of weight', () => {
+test('wlc: picks the least (active + 1) per unit of weight', () => {
   const s = createScheduler<FakeServer>('wlc');
   const [a, b, c] = makeServers([1, 3, 2]);
   s.update([a!, b!, c!]);
-  a!.active = 2; // 2 per weight
-  b!.active = 5; // 1.67
-  c!.active = 4; // 2
+  a!.active = 2; // 3 per weight
+  b!.active = 5; // 2
+  c!.active = 4; // 2.5
   assert.equal(s.pick(ONE_CONTEXT), b);
-  b!.active = 6; // 2: now all equal, ties rotate
+  b!.active = 8; // 3, and c 5 more → 3: now all equal, ties rotate
+  c!.active = 5;
   const picks = new Set(Array.from({ length: 3 }, () => s.pick(ONE_CONTEXT)));
   assert.equal(picks.size, 3);
 });
