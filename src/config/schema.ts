@@ -149,9 +149,16 @@ const healthCheck = z.discriminatedUnion('type', [
   }),
 ]);
 
-/** Refused until persistence (issue 16). */
+/** Persistence (pool/persistence.ts); `cookie` only on pools of http listeners (validate.ts). */
 const persistence = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('source-ip'), timeout: duration.default(DEFAULTS.pool.persistence.timeout) }),
+  z.strictObject({
+    type: z.literal('source-ip'),
+    timeout: duration.default(DEFAULTS.pool.persistence.timeout),
+    /** Prefix length grouping IPv4 clients (24: a /24 sticks together, IPVS persistence granularity). */
+    netmask: z.int().min(0).max(32).default(DEFAULTS.pool.persistence.netmask),
+    /** The same for IPv6 clients (HAProxy's ipmask(mask4, mask6) keeps the two apart too). */
+    netmask6: z.int().min(0).max(128).default(DEFAULTS.pool.persistence.netmask6),
+  }),
   z.strictObject({
     type: z.literal('cookie'),
     name: z

@@ -1,4 +1,4 @@
-// A pool: its servers, scheduler, health and backups. pick(ctx) returns a server that is up,
+// A pool: its servers, scheduler, health, persistence and backups. pick(ctx) returns a server that is up,
 // enabled and under maxConnections — primaries first, backups only when no primary is up (SPEC
 // "Health"). The scheduler sees an immutable snapshot of the eligible set, rebuilt when
 // membership, health or admin state changes (DESIGN §2.4).
@@ -7,6 +7,7 @@ import type { Logger } from '../log.ts';
 import { createScheduler, type PickContext, type Scheduler } from '../scheduler/scheduler.ts';
 import { Server, type AdminState } from './server.ts';
 import { FAIL_TIMEOUT_MS, reviveExpired, type PassiveHealthHost } from '../health/passive.ts';
+import { createPersistence, type Persistence } from './persistence.ts';
 import { isWarming, retuneSlowStart, startSlowStart } from './slow-start.ts';
 
 export class Pool implements PassiveHealthHost {
@@ -14,6 +15,8 @@ export class Pool implements PassiveHealthHost {
   readonly config: PoolConfig;
   readonly servers: readonly Server[];
   readonly fall: number;
+  /** pools[].persistence; a reload hands the predecessor's source-ip table on (pool/persistence.ts). */
+  readonly persistence: Persistence | null;
   readonly #log: Logger;
   #primary: Scheduler<Server>;
   /** Only for a pool with backup servers: most have none, and a reload builds every pool anew. */
@@ -41,6 +44,7 @@ export class Pool implements PassiveHealthHost {
     // (HAProxy: a server added at runtime warms up when enabled). At start nothing does.
     if (previous !== null && config.slowStart !== undefined) this.#added = this.servers.filter((s) => previous.find(s.address) === undefined);
     this.fall = config.healthCheck?.fall ?? 3;
+    this.persistence = config.persistence === undefined ? null : createPersistence(config.persistence, config.name, this.servers, previous?.persistence ?? null);
     if (previous !== null && previous.config.scheduler === config.scheduler && JSON.stringify(previous.config.servers) === JSON.stringify(config.servers)) {
       // Nothing a pick depends on changed: the same Server objects, weights and scheduler. The
       // schedulers are shared with the predecessor (a pick from either returns a server of both),
@@ -91,8 +95,38 @@ export class Pool implements PassiveHealthHost {
     this.#backup?.update(backups);
   }
 
-  /** A server for a new session or request, avoiding those in `tried` (retries); null = none (503 / close). */
-  pick(ctx: PickContext, tried: readonly Server[] | null = null): Server | null {
+  /**
+   * A server for a new session or request, avoiding those in `tried` (retries); null = none (503 /
+   * close). With persistence the client's sticky server comes first while it may serve (up,
+   * enabled, in this pool's current set, not tried yet); otherwise the scheduler picks and the
+   * client is stuck to that server. `cookie`: the persistence cookie's value (http), else null.
+   */
+  pick(ctx: PickContext, tried: readonly Server[] | null = null, cookie: string | null = null): Server | null {
+    const p = this.persistence;
+    const key = p === null ? null : p.keyOf(ctx.clientAddress, cookie);
+    if (key === null) return this.#schedule(ctx, tried);
+    const stuck = p!.serverOf(key);
+    if (stuck !== undefined && this.#mayServe(stuck) && (tried === null || !tried.includes(stuck))) {
+      // At maxConnections: served elsewhere this once; the client stays stuck to its server.
+      if (!stuck.hasCapacity()) return this.#schedule(ctx, tried);
+      p!.remember(key, stuck);
+      return stuck;
+    }
+    const s = this.#schedule(ctx, tried);
+    if (s !== null) p!.remember(key, s);
+    return s;
+  }
+
+  /**
+   * A sticky server may take the client: eligible (up, enabled — a draining server gets no
+   * persisted clients either, SPEC — not retired), held by this generation's pool, and a backup
+   * only while the backups serve.
+   */
+  #mayServe(s: Server): boolean {
+    return s.eligible && s.home === this && s.backup === this.#usingBackups;
+  }
+
+  #schedule(ctx: PickContext, tried: readonly Server[] | null): Server | null {
     const s = pickUntried(this.#usingBackups ? this.#backup : this.#primary, this.#eligible, ctx, tried);
     if (s !== null || tried === null || this.#usingBackups || this.#backup === null) return s;
     // A retry that has tried every primary still up (they failed before health said so): the
