@@ -29,6 +29,8 @@ import { loadConfigFile } from './config/load.ts';
 import { Generation } from './generation.ts';
 import { Listener, listenerOf } from './listener/listener.ts';
 import { ListenerCounters } from './listener/counters.ts';
+import { DenyList } from './listener/deny-list.ts';
+import { FdBudget } from './listener/fd-budget.ts';
 import { SessionTable } from './session/session-table.ts';
 import { AdminServer } from './admin/admin-server.ts';
 import { clientReadsMode } from './net/client-reads.ts';
@@ -38,6 +40,10 @@ import { FAST_PATHS_OFF } from './net/fast-paths.ts';
 export class Runtime implements AdminView {
   readonly log: Logger;
   readonly sessions: SessionTable;
+  /** Runtime denies (POST /api/v1/acl/deny): kept across reloads, not across restarts. */
+  readonly denies = new DenyList();
+  /** Client connections all listeners may hold, from RLIMIT_NOFILE (listener/fd-budget.ts). */
+  readonly fds: FdBudget;
   readonly startedAt = Date.now();
   /** The bound listener of each configured listener name. */
   readonly listeners = new Map<string, Listener>();
@@ -68,13 +74,15 @@ export class Runtime implements AdminView {
     this.log = log;
     this.configPath = configPath;
     this.sessions = new SessionTable(config.limits.maxSessions);
+    this.fds = new FdBudget(log);
+    this.fds.configure(config);
     const cause = FAST_PATHS_OFF ? 'FULLPROXY_FAST_PATHS=off' : 'this Node lacks the internals';
     if (clientReadsMode() !== 'user-buffer') log.warn({ node: process.version, cause }, 'client sockets read through streams, not the user-buffer fast path (more CPU and GC per read)');
     if (directWritesMode() !== 'handle') log.warn({ node: process.version, cause }, 'writes go through streams, not straight to the socket handle (more CPU per write)');
     this.#gen = new Generation(config, null, this);
     this.#gen.activate(null);
     this.#gen.warnings(log);
-    for (const [name, settings] of this.#gen.listeners) this.listeners.set(name, new Listener(settings, this.sessions, log, this.countersFor(name)));
+    for (const [name, settings] of this.#gen.listeners) this.listeners.set(name, new Listener(settings, this, log, this.countersFor(name)));
   }
 
   get config(): Config {
@@ -225,7 +233,7 @@ export class Runtime implements AdminView {
     for (const [name, settings] of next.listeners) {
       const current = this.listeners.get(name);
       if (current !== undefined && current.listenAddress === settings.config.listen) continue;
-      const l = new Listener(settings, this.sessions, this.log, this.countersFor(name));
+      const l = new Listener(settings, this, this.log, this.countersFor(name));
       try {
         await l.listen();
       } catch (err) {
@@ -262,6 +270,7 @@ export class Runtime implements AdminView {
       this.#slots.delete(name);
     }
     this.sessions.maxSessions = config.limits.maxSessions;
+    this.fds.configure(config);
     this.log.level = config.logging.level;
     if (this.admin !== null) this.admin.setToken(config.admin?.token);
     this.generation++;

@@ -106,6 +106,8 @@ export class AdminServer {
         return send(res, result.ok ? 200 : 400, result);
       }
     }
+    const acl = await api.aclRoute(proxy, req, path, url);
+    if (acl !== null) return send(res, acl.status, acl.body);
     return send(res, 404, { error: `no route ${req.method} ${path}` });
   }
 }

@@ -4,6 +4,9 @@ import type { AdminView as Proxy } from './view.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
 
+/** GET /api/v1/acl, POST /api/v1/acl/deny, DELETE /api/v1/acl/deny/:source (runtime denies). */
+export { aclRoute } from './acl-api.ts';
+
 export function stats(proxy: Proxy): Record<string, unknown> {
   const listeners: Record<string, unknown> = {};
   for (const l of proxy.listenerViews()) {

@@ -7,6 +7,7 @@ import type { SourcePortStats } from '../pool/connector.ts';
 import type { ListenerCounters } from '../listener/counters.ts';
 import type { CertificateInfo } from '../listener/tls.ts';
 import type { SessionTable } from '../session/session-table.ts';
+import type { DenyList } from '../listener/deny-list.ts';
 
 /** SPEC `config.lastReload`. */
 export interface ReloadStatus {
@@ -39,6 +40,8 @@ export interface AdminView {
   readonly startedAt: number;
   readonly draining: boolean;
   readonly sessions: SessionTable;
+  /** Runtime denies (acl-api.ts). */
+  readonly denies: DenyList;
   readonly generation: number;
   readonly lastReload: ReloadStatus | null;
   readonly reloadFailures: number;

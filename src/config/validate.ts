@@ -65,7 +65,6 @@ export interface NotImplemented {
 }
 
 export const NOT_IMPLEMENTED: readonly NotImplemented[] = [
-  { section: 'listeners', key: ['limits', 'perClient'], until: 'per-client limits: issue 17' },
   { section: 'pools', key: ['persistence'], until: 'persistence: issue 16' },
 ];
 

@@ -58,10 +58,18 @@ export class SessionTable {
     }
   }
 
-  /** Oldest-idle session, for limits.onFull "reset-oldest-idle". */
+  /**
+   * The session idle the longest, for limits.onFull "reset-oldest-idle" (IPVS's drop_entry). One
+   * already closing is skipped: it leaves the table only when its sockets have closed, and picking
+   * it again would let every connection of a burst in for a single reset. Activity is as of the
+   * last sweep (a tick), as the idle timeouts see it.
+   */
   oldestIdle(): Session | null {
     let best: Session | null = null;
-    for (const s of this.#sessions.values()) if (best === null || s.lastActivity < best.lastActivity) best = s;
+    for (const s of this.#sessions.values()) {
+      if (s.state === 'closing') continue;
+      if (best === null || s.lastActivity < best.lastActivity) best = s;
+    }
     return best;
   }
 
