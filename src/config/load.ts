@@ -1,9 +1,13 @@
-// Config file → frozen Config: read, parse JSON, validate (defaults applied), resolve relative file
-// paths, deep-freeze. One path shared by `run`, `check` and reload, so all three agree on what is valid.
+// Config file → frozen Config: read, parse JSON, validate (defaults applied), check the files it
+// names, resolve relative file paths, deep-freeze. One path shared by `run`, `check` and reload, so
+// all three agree on what is valid. Every problem of a file comes out of one run, each line with
+// where it is written in the file (positions.ts).
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Config } from './schema.ts';
-import { validateConfig } from './validate.ts';
+import { checkConfig, formatProblems, parseProblemLine } from './validate.ts';
+import type { Problem } from './validate.ts';
+import { SourceMap } from './positions.ts';
 import { readFailure } from './read-failure.ts';
 import { readCertificates } from '../listener/tls.ts';
 import { readCaFile } from '../pool/connector.ts';
@@ -13,7 +17,8 @@ export type LoadObjectResult = { ok: true; config: Config } | { ok: false; error
 
 /**
  * Loads the config at `path`. Problems come back as lines: read and JSON errors name the file
- * (`<path>: cannot read: ...`, `<path>: invalid JSON: ...`), schema errors name the JSON path.
+ * (`<path>: cannot read: ...`, `<path>: invalid JSON: ... (line L, column C)`); the others name
+ * the JSON path, then where it is in the file: `pools[0].name: required (line 7, column 5)`.
  * On success `path` is the absolute path of the file (reload reads it again from there).
  */
 export function loadConfigFile(path: string): LoadResult {
@@ -25,39 +30,29 @@ export function loadConfigFile(path: string): LoadResult {
   }
   // Editors on Windows save a BOM, which JSON.parse rejects; it is not part of the document.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const source = new SourceMap(text);
   let input: unknown;
   try {
     input = JSON.parse(text);
   } catch (err) {
-    return { ok: false, errors: [`${path}: invalid JSON: ${jsonFailure(text, err)}`] };
+    return { ok: false, errors: [`${path}: invalid JSON: ${jsonFailure(err, source)}`] };
   }
   const absolute = resolve(path);
-  const loaded = loadConfigObject(input, dirname(absolute));
+  const loaded = load(input, dirname(absolute), source);
   return loaded.ok ? { ok: true, config: loaded.config, path: absolute } : loaded;
 }
 
-/** Validates an already-parsed config (tests pass inline objects); relative file paths resolve against `baseDir`. */
+/** Validates an already-parsed config (tests pass inline objects); relative file paths resolve against `baseDir`. Lines carry no position. */
 export function loadConfigObject(input: unknown, baseDir: string): LoadObjectResult {
-  const result = validateConfig(input);
-  if (!result.ok) return result;
-  const config = result.config; // a fresh object from zod, ours to finish before it is frozen
+  return load(input, baseDir, undefined);
+}
+
+function load(input: unknown, baseDir: string, source: SourceMap | undefined): LoadObjectResult {
+  const checked = checkConfig(input);
   const here = (file: string): string => (isAbsolute(file) ? file : resolve(baseDir, file));
-  // Certificate and CA files are checked here, the one path `check`, start and reload share, so all
-  // three refuse a missing or mismatched pair (or a CA file that is not PEM) with its JSON path and
-  // file (generation.ts reads them again).
-  const errors: string[] = [];
-  config.listeners.forEach((listener, l) => {
-    if (listener.tls === undefined) return;
-    const r = readCertificates(listener.tls.certificates, `listeners[${l}].tls`, here);
-    if (!r.ok) errors.push(...r.errors);
-  });
-  config.pools.forEach((pool, p) => {
-    const ca = pool.tls?.ca;
-    if (ca === undefined) return;
-    const r = readCaFile(here(ca), ca, `pools[${p}].tls.ca`);
-    if (!r.ok) errors.push(r.error);
-  });
-  if (errors.length > 0) return { ok: false, errors };
+  const problems = [...checked.problems, ...fileProblems(input, checked.read, here)];
+  if (checked.config === null || problems.length > 0) return { ok: false, errors: formatProblems(input, problems, source) };
+  const config = checked.config; // a fresh object from zod, ours to finish before it is frozen
   for (const listener of config.listeners) {
     for (const certificate of listener.tls?.certificates ?? []) {
       certificate.cert = here(certificate.cert);
@@ -68,6 +63,34 @@ export function loadConfigObject(input: unknown, baseDir: string): LoadObjectRes
     if (pool.tls?.ca !== undefined) pool.tls.ca = here(pool.tls.ca);
   }
   return { ok: true, config: deepFreeze(config) };
+}
+
+/**
+ * Certificate and CA files are checked here, the one path `check`, start and reload share, so all
+ * three refuse a missing or mismatched pair (or a CA file that is not PEM) with its JSON path and
+ * file (generation.ts reads them again). In the same pass as the rest of the file: every list of
+ * certificates and every CA whose keys are well formed, whatever is wrong elsewhere.
+ */
+function fileProblems(input: unknown, read: (path: readonly (string | number)[]) => unknown, here: (file: string) => string): Problem[] {
+  const lines: string[] = [];
+  const items = (key: string): unknown[] => {
+    const value = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : undefined;
+    return Array.isArray(value) ? value : [];
+  };
+  items('listeners').forEach((_, l) => {
+    const certificates = read(['listeners', l, 'tls', 'certificates']);
+    if (!Array.isArray(certificates)) return;
+    const r = readCertificates(certificates as { cert: string; key: string }[], `listeners[${l}].tls`, here);
+    if (!r.ok) lines.push(...r.errors);
+  });
+  items('pools').forEach((_, p) => {
+    const ca = read(['pools', p, 'tls', 'ca']);
+    if (typeof ca !== 'string') return;
+    const r = readCaFile(here(ca), ca, `pools[${p}].tls.ca`);
+    if (!r.ok) lines.push(r.error);
+  });
+  // Those checks word their lines themselves, path first; the path is read back to place them.
+  return lines.map((line) => parseProblemLine(line) ?? { path: [], message: line });
 }
 
 /**
@@ -84,10 +107,10 @@ export function deepFreeze<T>(value: T): T {
 
 /**
  * V8's JSON.parse message without its "in JSON at position N (line L column C)" tail, plus our own
- * "at line L, column C". V8 gives no position for "Unexpected token" (the likeliest mistake: a
- * `//` comment copied from the SPEC's jsonc), so the position comes from jsonErrorOffset() then.
+ * "(line L, column C)". V8 gives no position for "Unexpected token" (the likeliest mistake: a
+ * `//` comment copied from the SPEC's jsonc), so the position comes from jsonc-parser's first error then.
  */
-function jsonFailure(text: string, err: unknown): string {
+function jsonFailure(err: unknown, source: SourceMap): string {
   const raw = err instanceof Error ? err.message : String(err);
   const v8Offset = /at position (\d+)/.exec(raw)?.[1];
   let reason = raw
@@ -96,147 +119,8 @@ function jsonFailure(text: string, err: unknown): string {
     .replace(/^(Unexpected token '.*?'), .* is not valid JSON$/s, '$1') // drop V8's excerpt: it may span lines
     .replace(/\s+/g, ' ');
   if (reason === '') reason = 'syntax error';
-  const offset = v8Offset !== undefined ? Number(v8Offset) : jsonErrorOffset(text);
+  const offset = v8Offset !== undefined ? Number(v8Offset) : source.firstSyntaxError;
   if (offset === null) return reason;
-  const { line, column } = lineColumn(text, offset);
-  return `${reason} at line ${line}, column ${column}`;
-}
-
-/** 1-based line and column (in UTF-16 code units) of `offset` in `text`. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  const end = Math.min(offset, text.length);
-  for (let i = 0; i < end; i++) {
-    if (text.charCodeAt(i) === 0x0a) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: end - lineStart + 1 };
-}
-
-/**
- * Offset of the first character that makes `text` invalid JSON (RFC 8259), or null when it is
- * valid. Only called after JSON.parse has failed, to say where; it checks the grammar and builds nothing.
- */
-export function jsonErrorOffset(text: string): number | null {
-  let i = 0;
-  const fail = (): never => {
-    throw new JsonSyntaxAt(i);
-  };
-  const ws = (): void => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
-  const digits = (): void => {
-    if (!isDigit(text[i])) fail();
-    while (isDigit(text[i])) i++;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        string();
-        ws();
-        if (text[i] !== ':') fail();
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') {
-          i++;
-          return;
-        } else fail();
-      }
-    } else if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') {
-          i++;
-          return;
-        } else fail();
-      }
-    } else if (c === '"') {
-      string();
-    } else if (c === '-' || isDigit(c)) {
-      if (text[i] === '-') i++;
-      if (text[i] === '0') i++;
-      else digits();
-      if (text[i] === '.') {
-        i++;
-        digits();
-      }
-      if (text[i] === 'e' || text[i] === 'E') {
-        i++;
-        if (text[i] === '+' || text[i] === '-') i++;
-        digits();
-      }
-    } else {
-      for (const word of ['true', 'false', 'null']) {
-        if (text.startsWith(word, i)) {
-          i += word.length;
-          return;
-        }
-      }
-      fail();
-    }
-  };
-  const string = (): void => {
-    i++; // opening quote
-    for (;;) {
-      if (i >= text.length) fail();
-      const code = text.charCodeAt(i);
-      if (code === 0x22) {
-        i++;
-        return;
-      }
-      if (code < 0x20) fail();
-      if (code === 0x5c) {
-        i++;
-        const e = text[i];
-        if (e === 'u') {
-          for (let k = 0; k < 4; k++) {
-            i++;
-            if (!/[0-9A-Fa-f]/.test(text[i] ?? '')) fail();
-          }
-        } else if (e === undefined || !'"\\/bfnrt'.includes(e)) fail();
-      }
-      i++;
-    }
-  };
-  try {
-    value();
-    ws();
-    if (i < text.length) fail();
-    return null;
-  } catch (err) {
-    if (err instanceof JsonSyntaxAt) return err.offset;
-    throw err;
-  }
-}
-
-class JsonSyntaxAt extends Error {
-  readonly offset: number;
-  constructor(offset: number) {
-    super(`JSON syntax error at ${offset}`);
-    this.offset = offset;
-  }
+  const { line, column } = source.at(offset);
+  return `${reason} (line ${line}, column ${column})`;
 }

@@ -1,38 +1,66 @@
 // unknown → Config: every problem of a config as one line "json.path: message" (SPEC "Command line"),
-// all of them at once so one `fullproxy check` run shows everything to fix (DESIGN §2.8).
+// all of them at once so one `fullproxy check` run shows everything to fix (DESIGN §2.8); with the
+// file's text (load.ts), each line ends with where the problem is written: " (line L, column C)".
 //
-// Two passes: the zod schema (types, ranges, unknown keys, defaults), then — only when the shape is
-// right — the cross-references a schema cannot see (names unique, pools that exist, keys that only
-// make sense for one protocol). Before both, keys this version does not act on yet are refused, one
-// line each, and taken out so neither pass reports what is inside them (NOT_IMPLEMENTED). Messages are worded here, in one place, through a parse-level error
-// map: zod's own English ("Invalid input: expected number, received string") never reaches users,
-// while the few messages schema.ts words itself ("expected host:port, got ...") take precedence.
+// One pass over three kinds of problem. First, keys this version does not act on yet are refused,
+// one line each, and taken out so nothing inside them is reported (NOT_IMPLEMENTED). Then the zod
+// schema (types, ranges, unknown keys, defaults). Then the cross-references a schema cannot see
+// (names unique, pools that exist, keys that only make sense for one protocol), read from the
+// user's input wherever it is well formed: a route to a missing pool is reported beside a bad
+// duration elsewhere, but a reference is never checked against a value that is itself wrong (a pool
+// whose name did not parse makes every "no pool named" a guess, so none is said). Messages are
+// worded here, in one place, through a parse-level error map: zod's own English ("Invalid input:
+// expected number, received string") never reaches users, while the few messages schema.ts words
+// itself ("expected host:port, got ...") take precedence.
 import { isIP } from 'node:net';
 import type * as z from 'zod';
 import { formatHostPort, parseHostPort } from '../net/address.ts';
 import { DEFAULTS } from './defaults.ts';
 import { configSchema } from './schema.ts';
 import type { Config } from './schema.ts';
+import type { Anchor, PathKey, SourceMap } from './positions.ts';
 
 export type ValidationResult = { ok: true; config: Config } | { ok: false; errors: string[] };
 
-type PathKey = string | number;
-
-interface Problem {
+export interface Problem {
   readonly path: readonly PathKey[];
   readonly message: string;
+  /** "key": the line points at the key (unknown and refused keys), not at its value. */
+  readonly anchor?: Anchor;
 }
 
-/** Validates `input` (parsed JSON) and applies defaults; on failure every problem, one line each, in document order. */
-export function validateConfig(input: unknown): ValidationResult {
+/** What one pass found: the config when there is no problem at all, and every problem. */
+export interface Checked {
+  readonly config: Config | null;
+  readonly problems: readonly Problem[];
+  /** The value at `path` when it is well formed (no problem at, above or under it), else undefined: for checks after this pass (load.ts reads the files it names). */
+  readonly read: (path: readonly PathKey[]) => unknown;
+}
+
+/** Validates `input` (parsed JSON) and applies defaults; on failure every problem, one line each, in document order (with positions when `source` is the file it came from). */
+export function validateConfig(input: unknown, source?: SourceMap): ValidationResult {
+  const { config, problems } = checkConfig(input);
+  if (config !== null) return { ok: true, config };
+  return { ok: false, errors: formatProblems(input, problems, source) };
+}
+
+/** The one pass: refused keys (`notImplemented`: tests of the mechanism bring their own), schema, cross-references. */
+export function checkConfig(input: unknown, notImplemented: readonly NotImplemented[] = NOT_IMPLEMENTED): Checked {
   // Refused keys are taken out before the schema sees them: one line each, never also their inner
-  // errors, and the rest of the file is still checked (cross-references too) in the same pass.
-  const { rest, refused } = refuseNotImplemented(input);
+  // errors, and the rest of the file is still checked in the same pass.
+  const { rest, refused } = refuseNotImplemented(input, notImplemented);
   const parsed = configSchema.safeParse(rest, { error: describeIssue });
-  if (!parsed.success) return { ok: false, errors: toLines(input, [...refused, ...parsed.error.issues.flatMap(toProblems)]) };
-  const problems = [...refused, ...crossReferences(parsed.data)];
-  if (problems.length > 0) return { ok: false, errors: toLines(input, problems) };
-  return { ok: true, config: parsed.data };
+  const found = [...refused, ...(parsed.success ? [] : parsed.error.issues.flatMap(toProblems))];
+  const reader = new InputReader(input, found);
+  const problems = [...found, ...crossReferences(reader)];
+  return {
+    config: parsed.success && problems.length === 0 ? parsed.data : null,
+    problems,
+    read: (path) => {
+      const value = reader.get(path);
+      return value === ILL_FORMED ? undefined : value;
+    },
+  };
 }
 
 /** `["pools", 0, "servers", 2, "address"]` → `pools[0].servers[2].address`; the empty path is `(root)`. */
@@ -46,6 +74,27 @@ export function formatPath(path: readonly PropertyKey[]): string {
     else out += `[${JSON.stringify(key)}]`; // a typo'd key with a space or dot must stay readable and unambiguous
   }
   return out;
+}
+
+/**
+ * A line `json.path: message` back into a Problem (the lines of the certificate and CA file
+ * checks, listener/tls.ts and pool/connector.ts, word themselves), or null when it does not start
+ * with a path as formatPath() writes it.
+ */
+export function parseProblemLine(line: string): Problem | null {
+  const path: PathKey[] = [];
+  // Sticky: each segment must start where the last one ended. A name is bare first, after a dot later.
+  const segment = /([A-Za-z_$][A-Za-z0-9_$]*)|\.([A-Za-z_$][A-Za-z0-9_$]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+  while (!line.startsWith(': ', segment.lastIndex)) {
+    const first = segment.lastIndex === 0;
+    const m = segment.exec(line);
+    if (m === null || (m[1] !== undefined && !first) || (m[2] !== undefined && first)) return null;
+    const name = m[1] ?? m[2];
+    if (name !== undefined) path.push(name);
+    else if (m[3] !== undefined) path.push(Number(m[3]));
+    else path.push(JSON.parse(m[4] as string) as string);
+  }
+  return path.length > 0 ? { path, message: line.slice(segment.lastIndex + 2) } : null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -83,7 +132,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * The input without the refused keys (copied where it changes: the caller's object stays as it is),
  * and one problem per refused key. Anything not shaped as expected is left to the schema to report.
  */
-function refuseNotImplemented(input: unknown): { rest: unknown; refused: Problem[] } {
+function refuseNotImplemented(input: unknown, notImplemented: readonly NotImplemented[]): { rest: unknown; refused: Problem[] } {
   const refused: Problem[] = [];
   if (!isPlainObject(input)) return { rest: input, refused };
   const root: Record<string, unknown> = { ...input };
@@ -94,8 +143,8 @@ function refuseNotImplemented(input: unknown): { rest: unknown; refused: Problem
       if (!isPlainObject(item)) return item;
       const copy: Record<string, unknown> = { ...item };
       if (section === 'listeners' && copy['protocol'] === 'udp') refused.push({ path: [section, i, 'protocol'], message: UDP_NOT_IMPLEMENTED });
-      for (const rule of NOT_IMPLEMENTED) {
-        if (rule.section === section) removeKey(copy, rule.key, () => refused.push({ path: [section, i, ...rule.key], message: notImplementedMessage(rule.until) }));
+      for (const rule of notImplemented) {
+        if (rule.section === section) removeKey(copy, rule.key, () => refused.push({ path: [section, i, ...rule.key], message: notImplementedMessage(rule.until), anchor: 'key' }));
       }
       return copy;
     });
@@ -234,16 +283,18 @@ function describeIssue(issue: z.core.$ZodRawIssue): string {
 /** zod reports unknown keys once at the parent with a list; users want one line per key, at the key. */
 function toProblems(issue: z.core.$ZodIssue): Problem[] {
   const path = issue.path.filter((k): k is PathKey => typeof k !== 'symbol');
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key', anchor: 'key' as const }));
   return [{ path, message: issue.message }];
 }
 
 // ---------------------------------------------------------------------------------------------
 // Document order: problems sorted by where they sit in the user's file, so the list reads top to
-// bottom like the file. Positions come from the input's own key order; a key the user did not write
-// (a "required" one) sorts after its siblings. The sort is stable, so ties keep the schema's order.
+// bottom like the file. With the file's text, by the offset each line names (a key the user did not
+// write, "required", points at the object it belongs in). Without it (an inline object), by the
+// input's own key order, a key the user did not write after its siblings. The sort is stable, so
+// ties keep the order the problems were found in.
 
-function positions(input: unknown, path: readonly PathKey[]): number[] {
+function keyOrder(input: unknown, path: readonly PathKey[]): number[] {
   const out: number[] = [];
   let node: unknown = input;
   for (const key of path) {
@@ -275,14 +326,81 @@ function compareDocumentOrder(a: readonly number[], b: readonly number[]): numbe
   return a.length - b.length; // a problem with an object comes before problems inside it
 }
 
-function toLines(input: unknown, problems: readonly Problem[]): string[] {
-  const keyed = problems.map((p) => ({ pos: positions(input, p.path), line: `${formatPath(p.path)}: ${p.message}` }));
-  keyed.sort((a, b) => compareDocumentOrder(a.pos, b.pos));
+/** Problems → lines `json.path: message`, plus ` (line L, column C)` when `source` is the text `input` was parsed from; sorted, each line once. */
+export function formatProblems(input: unknown, problems: readonly Problem[], source?: SourceMap): string[] {
+  const keyed = problems.map((p) => {
+    const line = `${formatPath(p.path)}: ${p.message}`;
+    if (source === undefined) return { order: keyOrder(input, p.path), line };
+    const at = source.locate(p.path, p.anchor);
+    return { order: [at.offset], line: `${line} (line ${at.line}, column ${at.column})` };
+  });
+  keyed.sort((a, b) => compareDocumentOrder(a.order, b.order));
   return [...new Set(keyed.map((k) => k.line))];
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pass 2: cross-references, on the parsed config (defaults applied, durations in ms).
+// Pass 2: cross-references, on the user's input where it is well formed.
+
+/** A value cross-references may not read: absent would be a claim ("no pool named"), so it is neither. */
+const ILL_FORMED = Symbol('ill-formed');
+
+function isPrefix(short: readonly PathKey[], long: readonly PathKey[]): boolean {
+  return short.length <= long.length && short.every((key, i) => key === long[i]);
+}
+
+/**
+ * The parsed JSON as the cross-references read it: a value only where the first passes found no
+ * problem at it, above it or inside it, so the schema has vouched for its type and range. What is
+ * read is what the user wrote (none of the keys read here has a transform); defaults are the
+ * caller's. Reading the input rather than zod's output is what lets references be checked while
+ * other parts of the file are wrong: zod gives no output then.
+ */
+class InputReader {
+  readonly #input: unknown;
+  readonly #bad: readonly (readonly PathKey[])[];
+
+  constructor(input: unknown, problems: readonly Problem[]) {
+    this.#input = input;
+    this.#bad = problems.map((p) => p.path);
+  }
+
+  /** No problem at, above or under `path`. */
+  wellFormed(path: readonly PathKey[]): boolean {
+    return !this.#bad.some((b) => isPrefix(b, path) || isPrefix(path, b));
+  }
+
+  #raw(path: readonly PathKey[]): unknown {
+    let node: unknown = this.#input;
+    for (const key of path) {
+      if (typeof node !== 'object' || node === null) return undefined;
+      node = Object.hasOwn(node, key) ? (node as Record<PathKey, unknown>)[key] : undefined;
+    }
+    return node;
+  }
+
+  /** The well-formed value at `path` (undefined: an optional key left out), or ILL_FORMED. */
+  get(path: readonly PathKey[]): unknown {
+    return this.wellFormed(path) ? this.#raw(path) : ILL_FORMED;
+  }
+
+  /** A well-formed string at `path`, or undefined (absent or ill formed). */
+  string(path: readonly PathKey[]): string | undefined {
+    const value = this.get(path);
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /** Whether the user wrote `path` (well formed or not) inside a container that is itself well typed. */
+  written(path: readonly PathKey[]): boolean {
+    return this.#raw(path) !== undefined && !this.#bad.some((b) => b.length < path.length && isPrefix(b, path));
+  }
+
+  /** Indices of the array at `path` when there is one (its items may hold problems). */
+  indices(path: readonly PathKey[]): number[] {
+    const value = this.#raw(path);
+    if (!Array.isArray(value) || this.#bad.some((b) => isPrefix(b, path))) return [];
+    return value.map((_, i) => i);
+  }
+}
 
 /** Hosts compared as the kernel sees them: case-insensitive names, IPv6 in its canonical short form. */
 function canonicalHost(host: string): string {
@@ -316,43 +434,77 @@ function overlaps(a: Binding, b: Binding): boolean {
   return covers(a, b) || covers(b, a);
 }
 
-function crossReferences(config: Config): Problem[] {
+function crossReferences(input: InputReader): Problem[] {
   const problems: Problem[] = [];
   const add = (path: readonly PathKey[], message: string): void => {
     problems.push({ path, message });
   };
 
   const poolNames = new Set<string>();
-  config.pools.forEach((pool, p) => {
-    if (poolNames.has(pool.name)) add(['pools', p, 'name'], `duplicate name ${show(pool.name)}`);
-    poolNames.add(pool.name);
+  // "no pool named X" only when every pool's name is known: a pool whose name is missing or wrong
+  // may be the one meant, and its own line already says what to fix.
+  const pools = input.indices(['pools']);
+  let everyPoolNamed = pools.length > 0;
+  for (const p of pools) {
+    const at = (...rest: PathKey[]): PathKey[] => ['pools', p, ...rest];
+    const name = input.string(at('name'));
+    if (name === undefined) everyPoolNamed = false;
+    else {
+      if (poolNames.has(name)) add(at('name'), `duplicate name ${show(name)}`);
+      poolNames.add(name);
+    }
 
     const seen = new Set<string>();
-    pool.servers.forEach((server, s) => {
-      const ep = parseHostPort(server.address);
-      const key = ep === null ? server.address : formatHostPort(canonicalHost(ep.host), ep.port);
-      if (seen.has(key)) add(['pools', p, 'servers', s, 'address'], `duplicate server ${show(server.address)}`);
+    for (const s of input.indices(at('servers'))) {
+      const address = input.string(at('servers', s, 'address'));
+      const ep = address === undefined ? null : parseHostPort(address);
+      if (ep === null) continue;
+      const key = formatHostPort(canonicalHost(ep.host), ep.port);
+      if (seen.has(key)) add(at('servers', s, 'address'), `duplicate server ${show(address)}`);
       seen.add(key);
-    });
+    }
     // Backups serve only when no primary is up (SPEC "Health"); with no primary the pool would
-    // silently run on backups forever, which is never what was meant.
-    if (pool.servers.every((server) => server.backup)) add(['pools', p, 'servers'], 'expected at least one server with "backup": false, got only backups');
+    // silently run on backups forever, which is never what was meant. Only said of a servers list
+    // that is well formed through and through (an empty one, or a typo'd "backup", says so itself).
+    const servers = input.get(at('servers'));
+    if (Array.isArray(servers) && servers.length > 0 && servers.every((server: { backup?: boolean }) => server.backup === true)) {
+      add(at('servers'), 'expected at least one server with "backup": false, got only backups');
+    }
     // SNI carries host names only (RFC 6066 §3); without `servername` an IP server's certificate is checked against its address.
-    const sni = pool.tls?.servername;
-    if (sni !== undefined && isIP(sni) !== 0) add(['pools', p, 'tls', 'servername'], `expected a host name, got the IP address ${show(sni)} (SNI carries names only; leave servername out to check the certificate against the server's address)`);
-  });
+    const sni = input.string(at('tls', 'servername'));
+    if (sni !== undefined && isIP(sni) !== 0) add(at('tls', 'servername'), `expected a host name, got the IP address ${show(sni)} (SNI carries names only; leave servername out to check the certificate against the server's address)`);
+  }
+  const poolExists = (path: readonly PathKey[]): void => {
+    const pool = input.string(path);
+    if (everyPoolNamed && pool !== undefined && !poolNames.has(pool)) add(path, `no pool named ${show(pool)}`);
+  };
 
   const listenerNames = new Set<string>();
   // Addresses bound so far, the admin API's first: it listens on tcp too and must not collide with a listener.
   const bound: Binding[] = [];
-  const adminBinding = config.admin === undefined ? null : binding(config.admin.listen, 'tcp', ['admin']);
-  if (adminBinding !== null) bound.push(adminBinding);
-  config.listeners.forEach((listener, l) => {
+  const adminListen = input.written(['admin']) ? input.get(['admin', 'listen']) : ILL_FORMED;
+  if (adminListen !== ILL_FORMED) {
+    const admin = binding(typeof adminListen === 'string' ? adminListen : DEFAULTS.admin.listen, 'tcp', ['admin']);
+    if (admin !== null) bound.push(admin);
+  }
+  for (const l of input.indices(['listeners'])) {
     const at = (...rest: PathKey[]): PathKey[] => ['listeners', l, ...rest];
-    if (listenerNames.has(listener.name)) add(at('name'), `duplicate name ${show(listener.name)}`);
-    listenerNames.add(listener.name);
+    const name = input.string(at('name'));
+    if (name !== undefined) {
+      if (listenerNames.has(name)) add(at('name'), `duplicate name ${show(name)}`);
+      listenerNames.add(name);
+    }
 
-    const mine = binding(listener.listen, listener.protocol === 'udp' ? 'udp' : 'tcp', at());
+    poolExists(at('pool'));
+    const routes = input.indices(at('routes'));
+    for (const r of routes) poolExists(at('routes', r, 'pool'));
+
+    // The rest depends on the protocol: not said of a listener whose protocol is wrong or refused.
+    const protocol = input.get(at('protocol'));
+    if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'udp') continue;
+
+    const listen = input.string(at('listen'));
+    const mine = listen === undefined ? null : binding(listen, protocol === 'udp' ? 'udp' : 'tcp', at());
     if (mine !== null) {
       const other = bound.find((b) => overlaps(b, mine));
       if (other === undefined) bound.push(mine);
@@ -360,37 +512,40 @@ function crossReferences(config: Config): Problem[] {
       else add(at('listen'), `address ${show(mine.address)} overlaps ${show(other.address)} of ${other.owner}`);
     }
 
-    if (!poolNames.has(listener.pool)) add(at('pool'), `no pool named ${show(listener.pool)}`);
-    listener.routes.forEach((route, r) => {
-      if (!poolNames.has(route.pool)) add(at('routes', r, 'pool'), `no pool named ${show(route.pool)}`);
-    });
-
     // HTTP/2 to clients is not there yet: an http listener offering h2 would hand h2 frames to the
     // HTTP/1.1 parser. A tcp listener may offer it: its server speaks whatever it was given.
-    if (listener.protocol === 'http') {
-      listener.tls?.alpn?.forEach((p, i) => {
-        if (p === 'h2') add(at('tls', 'alpn', i), '"h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"');
-      });
+    if (protocol === 'http') {
+      for (const i of input.indices(at('tls', 'alpn'))) {
+        if (input.get(at('tls', 'alpn', i)) === 'h2') add(at('tls', 'alpn', i), '"h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"');
+      }
     }
     // Routes: host/pathPrefix on http listeners; sni on tcp listeners that do not terminate TLS
     // (passthrough: the ClientHello is read, not answered).
-    listener.routes.forEach((route, r) => {
-      if (listener.protocol === 'http' && route.sni !== undefined) add(at('routes', r, 'sni'), 'only for protocol "tcp" (SNI passthrough); an http listener routes by host and pathPrefix');
-      if (listener.protocol === 'tcp') {
-        if (route.host !== undefined) add(at('routes', r, 'host'), 'only for protocol "http"; a tcp listener routes by sni');
-        if (route.pathPrefix !== undefined) add(at('routes', r, 'pathPrefix'), 'only for protocol "http"; a tcp listener routes by sni');
-        if (route.sni === undefined) add(at('routes', r, 'sni'), 'required on a tcp listener');
-        if (listener.tls !== undefined && route.sni !== undefined) add(at('routes', r, 'sni'), 'SNI passthrough reads the ClientHello without terminating TLS: not with a tls block on the same listener');
+    const isSet = (path: readonly PathKey[]): boolean => {
+      const value = input.get(path);
+      return value !== undefined && value !== ILL_FORMED;
+    };
+    for (const r of routes) {
+      const route = (key: string): PathKey[] => at('routes', r, key);
+      if (protocol === 'http' && isSet(route('sni'))) add(route('sni'), 'only for protocol "tcp" (SNI passthrough); an http listener routes by host and pathPrefix');
+      if (protocol === 'tcp') {
+        if (isSet(route('host'))) add(route('host'), 'only for protocol "http"; a tcp listener routes by sni');
+        if (isSet(route('pathPrefix'))) add(route('pathPrefix'), 'only for protocol "http"; a tcp listener routes by sni');
+        const sni = input.get(route('sni'));
+        // Not said of a route with a problem of its own: a typo'd "sin" is the thing to fix.
+        if (sni === undefined && input.wellFormed(at('routes', r))) add(route('sni'), 'required on a tcp listener');
+        if (input.written(at('tls')) && typeof sni === 'string') add(route('sni'), 'SNI passthrough reads the ClientHello without terminating TLS: not with a tls block on the same listener');
       }
-    });
-    if (listener.protocol !== 'http') {
-      if (listener.routes.length > 0 && listener.protocol !== 'tcp') add(at('routes'), 'only for protocol "http" or "tcp"');
-      const fh = listener.forwardedHeaders;
-      if (fh.xForwardedFor !== DEFAULTS.listener.forwardedHeaders.xForwardedFor || fh.trustedProxies.length > 0) add(at('forwardedHeaders'), 'only for protocol "http"');
-      // Any value, the default too: a tcp listener never reads a header, and the config never lies.
-      if (listener.underscoresInHeaders !== undefined) add(at('underscoresInHeaders'), 'only for protocol "http"');
     }
-  });
+    if (protocol !== 'http') {
+      if (routes.length > 0 && protocol !== 'tcp') add(at('routes'), 'only for protocol "http" or "tcp"');
+      const xff = input.get(at('forwardedHeaders', 'xForwardedFor'));
+      const trusted = input.get(at('forwardedHeaders', 'trustedProxies'));
+      if ((typeof xff === 'string' && xff !== DEFAULTS.listener.forwardedHeaders.xForwardedFor) || (Array.isArray(trusted) && trusted.length > 0)) add(at('forwardedHeaders'), 'only for protocol "http"');
+      // Any value, the default too: a tcp listener never reads a header, and the config never lies.
+      if (isSet(at('underscoresInHeaders'))) add(at('underscoresInHeaders'), 'only for protocol "http"');
+    }
+  }
 
   return problems;
 }

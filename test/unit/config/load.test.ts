@@ -2,13 +2,14 @@
 // resolve against the config file's directory and are checked (JSON path and file); the result
 // cannot be changed; the configs we ship (config/*.json, config/examples/*.json) load.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makePki } from '../../helpers/certs.ts';
-import { deepFreeze, jsonErrorOffset, lineColumn, loadConfigFile, loadConfigObject } from '../../../src/config/load.ts';
+import { deepFreeze, loadConfigFile, loadConfigObject } from '../../../src/config/load.ts';
+import { SourceMap } from '../../../src/config/positions.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'fullproxy-load-'));
@@ -19,6 +20,20 @@ function write(relative: string, content: unknown): string {
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
   return path;
+}
+
+/** A problem line without its " (line L, column C)": for tests about something else. */
+const withoutPosition = (line: string): string => line.replace(/ \(line \d+, column \d+\)$/, '');
+
+/** " (line L, column C)" of the `nth` occurrence of `needle` in `text`, computed by hand from the text. */
+function where(text: string, needle: string, nth = 0): string {
+  let offset = -1;
+  for (let i = 0; i <= nth; i++) {
+    offset = text.indexOf(needle, offset + 1);
+    assert.ok(offset >= 0, `${needle} not in the text`);
+  }
+  const before = text.slice(0, offset).split('\n');
+  return ` (line ${before.length}, column ${(before.at(-1) ?? '').length + 1})`;
 }
 
 const plain = {
@@ -49,7 +64,8 @@ const withTls = {
 describe('loadConfigFile', () => {
   it('pool tls: the CA file resolves against the config file; missing, unreadable and non-PEM CA files are errors with the JSON path and the file as written', () => {
     const path = write('site/conf/fullproxy.json', withTls);
-    assert.deepEqual(loadConfigFile(path), {
+    const loaded = loadConfigFile(path);
+    assert.deepEqual(loaded.ok ? loaded : { ok: false, errors: loaded.errors.map(withoutPosition) }, {
       ok: false,
       errors: [
         'listeners[0].tls.certificates[0].cert: cannot read certs/site.crt: no such file or directory',
@@ -144,7 +160,7 @@ describe('loadConfigFile', () => {
 
   it('reports invalid JSON with line and column', () => {
     const path = write('broken.json', '{\n  "listeners": [\n    { "name": "web", },\n  ]\n}\n');
-    assert.deepEqual(loadConfigFile(path), { ok: false, errors: [`${path}: invalid JSON: Expected double-quoted property name at line 3, column 22`] });
+    assert.deepEqual(loadConfigFile(path), { ok: false, errors: [`${path}: invalid JSON: Expected double-quoted property name (line 3, column 22)`] });
   });
 
   it('accepts a UTF-8 byte order mark', () => {
@@ -152,9 +168,13 @@ describe('loadConfigFile', () => {
     assert.ok(result.ok, result.ok ? '' : result.errors.join('\n'));
   });
 
-  it('reports schema problems without the file name, as SPEC shows them', () => {
+  it('reports schema problems without the file name, as SPEC shows them, then where they are', () => {
     const path = write('bad.json', { listeners: [{ name: 'web', listen: '127.0.0.1:80', protocol: 'tcp', pool: 'ap' }], pools: [{ name: 'app', servers: [{ address: '10.0.0.1' }] }] });
-    assert.deepEqual(loadConfigFile(path), { ok: false, errors: ['pools[0].servers[0].address: expected host:port, got "10.0.0.1"'] });
+    const text = readFileSync(path, 'utf8');
+    assert.deepEqual(loadConfigFile(path), {
+      ok: false,
+      errors: [`listeners[0].pool: no pool named "ap"${where(text, '"ap"')}`, `pools[0].servers[0].address: expected host:port, got "10.0.0.1"${where(text, '"10.0.0.1"')}`],
+    });
   });
 });
 
@@ -194,33 +214,84 @@ describe('deepFreeze', () => {
   });
 });
 
-describe('JSON error positions', () => {
-  // V8 gives a position for most syntax errors; where it does, our scanner must agree with it.
-  const broken = ['{"a": tru}', '{"a": 1,}', '[1, 2,]', '{"a" 1}', '{"a": "x\ny"}', '{"a": 01}', '{"a": -}', '{"a": 1.}', '{"a": 1e}', '{"a": "\\q"}', '{"a": "\\u12G4"}', '{} x', '{"a": [1, 2}', '', '   ', '{', '"abc', '{"a": nul}', "{'a': 1}"];
+describe('positions', () => {
+  const lines = (text: string): string[] => {
+    const r = loadConfigFile(write('positions.json', text));
+    return r.ok ? [] : r.errors;
+  };
+  const base = (listener: string, pool = '"name": "app", "servers": [{ "address": "127.0.0.1:1" }]'): string =>
+    `{\n  "listeners": [\n    { ${listener} }\n  ],\n  "pools": [\n    { ${pool} }\n  ]\n}\n`;
+  const listener = '"name": "web", "listen": "127.0.0.1:0", "protocol": "tcp", "pool": "app"';
+  it('a wrong value: the value; an unknown key: the key; a required key: the object it belongs in', () => {
+    let text = base(listener.replace('"127.0.0.1:0"', '"nowhere"'));
+    assert.deepEqual(lines(text), [`listeners[0].listen: expected host:port, got "nowhere"${where(text, '"nowhere"')}`]);
+    text = base(`${listener}, "bogus": { "a": 1 }`);
+    assert.deepEqual(lines(text), [`listeners[0].bogus: unknown key${where(text, '"bogus"')}`]);
+    text = base(listener.replace('"name": "web", ', ''));
+    assert.deepEqual(lines(text), [`listeners[0].name: required${where(text, '{ "listen"')}`]);
+    text = base(listener, '"servers": [{ "address": "127.0.0.1:1" }]');
+    assert.deepEqual(lines(text), [`pools[0].name: required${where(text, '{ "servers"')}`]);
+    assert.deepEqual(lines('{}'), ['listeners: required (line 1, column 1)', 'pools: required (line 1, column 1)']);
+  });
+  it('a cross-reference: the value that names what is missing', () => {
+    const text = base(listener.replace('"pool": "app"', '"pool": "ap"'));
+    assert.deepEqual(lines(text), [`listeners[0].pool: no pool named "ap"${where(text, '"ap"')}`]);
+  });
+  it('a key written twice: the last one, which JSON.parse keeps', () => {
+    const text = base(`${listener}, "listen": "nowhere"`);
+    assert.deepEqual(lines(text), [`listeners[0].listen: expected host:port, got "nowhere"${where(text, '"nowhere"')}`]);
+  });
+  it('columns in UTF-16 code units after a byte order mark, with CRLF line ends and non-ASCII names', () => {
+    const text = base(listener.replace('"web"', '"wéb✓"').replace('"127.0.0.1:0"', '"x"')).replaceAll('\n', '\r\n');
+    // The BOM is not part of the document: positions are those of the text without it.
+    assert.deepEqual(lines(`\uFEFF${text}`), [`listeners[0].listen: expected host:port, got "x"${where(text, '"x"')}`]);
+    assert.equal(where(text, '"x"'), ' (line 3, column 33)'); // é and ✓ are one code unit each
+  });
+  it('lines are sorted by position, a required key where its object starts', () => {
+    const text = base('"listen": "x", "protocol": "tcp", "pool": "app"', '"servers": [{ "address": "y" }], "name": "app", "retries": -1');
+    assert.deepEqual(lines(text), [
+      `listeners[0].name: required${where(text, '{ "listen"')}`,
+      `listeners[0].listen: expected host:port, got "x"${where(text, '"x"')}`,
+      `pools[0].servers[0].address: expected host:port, got "y"${where(text, '"y"')}`,
+      `pools[0].retries: expected an integer >= 0, got -1${where(text, '-1')}`,
+    ]);
+  });
+  it('the lines of the file checks (certificates, CA) carry their position too, in the same run as the rest', () => {
+    const text = base(`${listener.replace('"tcp"', '"http"')}, "tls": { "certificates": [{ "cert": "no.crt", "key": "no.key" }] }`, '"name": "app", "servers": [{ "address": "127.0.0.1:1" }], "tls": { "ca": "no-ca.pem" }, "retries": 11');
+    assert.deepEqual(lines(text), [
+      `listeners[0].tls.certificates[0].cert: cannot read no.crt: no such file or directory${where(text, '"no.crt"')}`,
+      `listeners[0].tls.certificates[0].key: cannot read no.key: no such file or directory${where(text, '"no.key"')}`,
+      `pools[0].tls.ca: cannot read no-ca.pem: no such file or directory${where(text, '"no-ca.pem"')}`,
+      `pools[0].retries: expected an integer <= 10, got 11${where(text, '11')}`,
+    ]);
+  });
+  it('inline objects (tests, loadConfigObject) get no position', () => {
+    assert.deepEqual(loadConfigObject({ listeners: [], pools: [] }, '/'), { ok: false, errors: ['listeners: expected a non-empty array, got []', 'pools: expected a non-empty array, got []'] });
+  });
+});
+
+describe('JSON syntax errors: one line with a position, never a second parser\'s opinion', () => {
+  // V8 gives a position for most syntax errors; jsonc-parser's first error places the rest.
+  const broken = ['{"a": tru}', '{"a": 1,}', '[1, 2,]', '{"a" 1}', '{"a": "x\ny"}', '{"a": 01}', '{"a": -}', '{"a": 1.}', '{"a": 1e}', '{"a": "\\q"}', '{"a": "\\u12G4"}', '{} x', '{"a": [1, 2}', '', '   ', '{', '"abc', '{"a": nul}', "{'a': 1}", '{\n  // note\n  "a": 1\n}', '{"a": 1 /* x */}', '{"a": NaN}', '{"a": .5}'];
   for (const text of broken) {
     it(JSON.stringify(text), () => {
-      let message = '';
-      try {
-        JSON.parse(text);
-        assert.fail('should not parse');
-      } catch (err) {
-        message = (err as Error).message;
-      }
-      const offset = jsonErrorOffset(text);
-      assert.notEqual(offset, null, 'scanner finds the error');
-      const v8 = /at position (\d+)/.exec(message)?.[1];
-      if (v8 !== undefined) assert.equal(offset, Number(v8), message);
+      const path = write('syntax.json', text);
+      const r = loadConfigFile(path);
+      assert.equal(r.ok, false);
+      const errors = r.ok ? [] : r.errors;
+      assert.equal(errors.length, 1);
+      assert.match(errors[0] ?? '', new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: invalid JSON: [^\n]+ \\(line \\d+, column \\d+\\)$`));
     });
   }
-  it('finds nothing wrong in valid JSON', () => {
-    for (const text of ['{}', '[]', ' {"a": [1, -2.5e+3, true, false, null, "x\\u00e9\\n"], "b": {}} ', '0', '"s"']) {
-      assert.equal(jsonErrorOffset(text), null, text);
-    }
+  it('a comment is refused where it starts (the file is JSON, not JSONC)', () => {
+    const path = write('comment.json', '{\n  // note\n  "a": 1\n}');
+    assert.deepEqual(loadConfigFile(path), { ok: false, errors: [`${path}: invalid JSON: Expected property name or '}' (line 2, column 3)`] });
   });
   it('counts lines and columns from 1', () => {
-    assert.deepEqual(lineColumn('ab\ncd', 0), { line: 1, column: 1 });
-    assert.deepEqual(lineColumn('ab\ncd', 4), { line: 2, column: 2 });
-    assert.deepEqual(lineColumn('ab\n', 3), { line: 2, column: 1 });
+    assert.deepEqual(new SourceMap('ab\ncd').at(0), { offset: 0, line: 1, column: 1 });
+    assert.deepEqual(new SourceMap('ab\ncd').at(4), { offset: 4, line: 2, column: 2 });
+    assert.deepEqual(new SourceMap('ab\n').at(3), { offset: 3, line: 2, column: 1 });
+    assert.deepEqual(new SourceMap('').at(5), { offset: 0, line: 1, column: 1 });
   });
 });
 
