@@ -3,10 +3,9 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
-import type { Registry } from 'prom-client';
 import type { AdminView as Proxy } from './view.ts';
 import { parseHostPort } from '../net/address.ts';
-import { createMetricsRegistry } from './metrics.ts';
+import { createMetricsRegistry, type MetricsRegistry } from './metrics.ts';
 import * as api from './api.ts';
 
 const DASHBOARD = readFileSync(new URL('./dashboard.html', import.meta.url));
@@ -16,7 +15,7 @@ export class AdminServer {
   readonly #proxy: Proxy;
   readonly #server: HttpServer;
   #token: Buffer | null;
-  readonly #registry: Registry;
+  readonly #registry: MetricsRegistry;
   readonly #listen: string;
 
   constructor(proxy: Proxy, listen: string, token: string | undefined) {

@@ -19,6 +19,7 @@ import type { ListenerCounters } from '../listener/counters.ts';
 import { ForwardedPolicy } from './forwarded.ts';
 import { HttpConnection } from './client-connection.ts';
 import { Router } from './router.ts';
+import { recordRequest } from './request-stats.ts';
 
 /**
  * One per listener name, for the life of the process: the newest generation's context (requests
@@ -139,24 +140,40 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     upstream.acquire(pr, key, conn.info, conn.session.requests === 0);
   }
 
+  /** Counts the request (status class, latency histograms: a few adds) and writes its access line. */
   requestDone(pr: ProxyRequest, conn: HttpConnection): void {
+    const server = pr.server;
     this.counters.requestsTotal++;
-    if (pr.server !== null) pr.server.requestsTotal++;
+    if (server !== null) server.requestsTotal++;
+    const totalMs = performance.now() - pr.startedAt;
+    const firstByteMs = pr.firstByteAt === 0 ? -1 : pr.firstByteAt - pr.sentAt;
+    recordRequest(this.counters.requestStats, server?.requestStats ?? null, pr.status, totalMs, firstByteMs);
     if (this.access) {
+      // Bytes since the previous request of the connection ended: this request's head and body,
+      // and everything written back for it (1xx, head, body), as the client socket counted them.
+      const session = conn.session;
+      const read = conn.socket.bytesRead;
+      const written = conn.socket.bytesWritten;
       this.log.info(
         {
-          session: conn.session.id,
+          session: session.id,
           client: `${conn.info.clientAddress}:${conn.info.clientPort}`,
           method: pr.method,
           url: pr.target,
           host: pr.host,
           status: pr.status,
           pool: pr.pool?.name ?? null,
-          server: pr.server?.address ?? null,
-          durationMs: Date.now() - pr.startedAt,
+          server: server?.address ?? null,
+          connectMs: server === null || pr.sentAt === 0 ? null : pr.connectMs < 0 ? -1 : roundMs(pr.connectMs),
+          firstByteMs: firstByteMs < 0 ? null : roundMs(firstByteMs),
+          durationMs: roundMs(totalMs),
+          bytesIn: read - session.readMark,
+          bytesOut: written - session.writeMark,
         },
         'request',
       );
+      session.readMark = read;
+      session.writeMark = written;
     }
   }
 
@@ -184,4 +201,9 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
 function proxyReuseKey(info: ClientInfo): string {
   const tls = info.tls;
   return tls === undefined ? `ip:${info.clientAddress}` : `ip:${info.clientAddress}|${tls.servername ?? ''}|${tls.version}|${tls.cipher}`;
+}
+
+/** Milliseconds to the microsecond, for the access line. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -133,7 +133,18 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   #upstreamPaused = false;
   /** Server bytes read at the last server-idle check. */
   #seenBytes = 0;
+  /**
+   * Timings (performance.now() ms; numbers on the request, nothing allocated): the access line's
+   * connectMs/firstByteMs/durationMs and the latency histograms (http/request-stats.ts) read them.
+   * startedAt: the head was parsed; connectStartedAt: a server connection was asked for (the last
+   * attempt's); sentAt: the head went to the server; firstByteAt: its first response head came (0: none).
+   */
   readonly startedAt: number;
+  connectStartedAt = 0;
+  sentAt = 0;
+  firstByteAt = 0;
+  /** ms to open a new server connection (the last attempt's, queue wait included); -1 when a kept-alive one was reused. */
+  connectMs = -1;
 
   constructor(conn: HttpConnection, line: RequestLine) {
     const ctx = conn.ctx.slot.current ?? conn.ctx;
@@ -144,7 +155,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     this.target = t === null ? line.target : t.target;
     this.minor = line.minor;
     this.isHead = line.method === 'HEAD';
-    this.startedAt = Date.now();
+    this.startedAt = performance.now();
     this.sink = line.minor === 0 ? this : null;
     const h: RequestHead = buildRequestHeaders(line.fields, line.minor === 1 ? '1.1' : '1.0', t === null ? null : t.authority, conn.forwarding);
     this.error = t?.error ?? h.error ?? (line.method === 'CONNECT' ? 'CONNECT is not supported' : null);
@@ -210,6 +221,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     else server.holdConnection();
     this.activeOn = server;
     this.conn.session.serverAddress = server.address;
+    this.connectStartedAt = performance.now();
     // Body bytes wait in #pending until a connection is ready; the client is not read meanwhile.
     if (this.readingBody) this.conn.pauseReading(PAUSE_FOR_SERVER);
     if (this.upgrade === null) this.ctx.acquire(server, this, this.conn);
@@ -272,6 +284,9 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     }
     this.upstream = up;
     this.#reused = up.completed > 0;
+    const now = performance.now();
+    this.connectMs = this.#reused ? -1 : now - this.connectStartedAt;
+    this.sentAt = now;
     up.begin(this);
     const socket = up.socket!;
     const pending = this.#pending;
@@ -295,7 +310,9 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     // whether another server may be tried (nothing was sent: SPEC "Retries", even for a POST).
     const { failure, retry } = connectFailed(this.pool!, server, err, this);
     this.lastFailure = failure;
+    if (failure === 'connect-timeout') server.connectTimeouts++;
     if (retry) {
+      server.retries++;
       this.ctx.log.info({ server: server.address, err: err.message }, 'retrying request on another server');
       return this.#pickAndSend();
     }
@@ -304,6 +321,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   }
 
   onQueueTimeout(): void {
+    if (this.server !== null) this.server.queueTimeouts++;
     this.#releaseServer();
     this.#fail('queue-timeout');
   }
@@ -315,6 +333,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
    * never to HTTP/1.0 ones. 100 Continue is not: the proxy answers Expect itself and strips it.
    */
   onInformational(head: ResponseHead): void {
+    if (this.firstByteAt === 0) this.firstByteAt = performance.now();
     if (this.minor === 0 || head.status === 100 || this.done) return;
     const extra = viaLine(head) + '\r\n';
     const out = Buffer.allocUnsafe(head.byteLength(extra));
@@ -324,6 +343,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
 
   onResponseHead(head: ResponseHead, mode: BodyMode, buf: Buffer, start: number, end: number): void {
     const conn = this.conn;
+    if (this.firstByteAt === 0) this.firstByteAt = performance.now();
     this.responseStarted = true;
     this.status = head.status;
     // A request body still arriving cannot be resynchronised after an early response: close after it.
@@ -448,6 +468,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   onUpgrade(head: ResponseHead, protocol: string | null, buf: Buffer, start: number, end: number): void {
     const up = this.upstream;
     if (this.done || up === null) return;
+    if (this.firstByteAt === 0) this.firstByteAt = performance.now();
     if (this.upgrade === null || protocol === null || !upgradeMatches(this.upgrade, protocol)) {
       this.ctx.log.warn({ client: this.conn.info.clientAddress, server: this.server?.address, url: this.target, asked: this.upgrade, answered: protocol }, 'request failed: 101 does not answer the request');
       return this.#fail('bad-response', true);
@@ -497,6 +518,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
       // A kept-alive connection the server had already closed (the keep-alive race): the
       // request never reached the application, so send it again on the same server.
       this.staleRetries++;
+      server.retries++;
       return this.#sendTo(server);
     }
     // Passive health (issue 16): a malformed response, or a reset before any response byte on a

@@ -2,10 +2,14 @@
 // written once per session end (issue 2 §6: never one line per chunk).
 import type { Logger } from '../log.ts';
 import type { Session } from '../session/session.ts';
+import { RequestStats } from '../http/request-stats.ts';
 
 export class ListenerCounters {
   sessionsTotal = 0;
   requestsTotal = 0;
+  /** http: requests by status class and their latency histograms (http/request-stats.ts). */
+  readonly requestStats = new RequestStats();
+  /** Bytes of ended sessions; the metrics add the live sessions' (read from their sockets on scrape). */
   bytesIn = 0;
   bytesOut = 0;
   proxyHeaderErrors = 0;

@@ -10,6 +10,7 @@ import type { ServerConfig } from '../config/schema.ts';
 import type { Schedulable } from '../scheduler/scheduler.ts';
 import { parseHostPort, type Endpoint } from '../net/address.ts';
 import type { CheckResult, CheckRun, HealthChecker } from '../health/health-checker.ts';
+import { RequestStats } from '../http/request-stats.ts';
 
 export type Health = 'up' | 'down';
 export type AdminState = 'enabled' | 'drain';
@@ -62,6 +63,14 @@ export class Server implements Schedulable {
   sessionsTotal = 0;
   requestsTotal = 0;
   connectErrors = 0;
+  /** Of connectErrors, those that timed out (the rest were refused, reset, unreachable or a failed TLS handshake). */
+  connectTimeouts = 0;
+  /** Attempts that failed on this server and were tried again (another server, or a fresh connection: SPEC "Retries"). */
+  retries = 0;
+  /** http requests that got 503 waiting for a connection to this server (queue timeout or queue full). */
+  queueTimeouts = 0;
+  /** http: requests by status class and their latency histograms (http/request-stats.ts). */
+  readonly requestStats = new RequestStats();
   /** Consecutive failures seen on live traffic (health/passive.ts). */
   passiveFailures = 0;
   /** When a passive "down" ends and the server gets traffic again (ms epoch; 0 = not down passively). */

@@ -66,6 +66,10 @@ export class Session {
   serverAddress: string | null = null;
   pool: string | null = null;
   requests = 0;
+  /** http, with the access log on: client bytes read and written when the previous request ended
+   *  (a request's bytesIn/bytesOut in its access line are what moved since). */
+  readMark = 0;
+  writeMark = 0;
   endReason: EndReason | null = null;
   lastClientActivity: number;
   lastServerActivity: number;

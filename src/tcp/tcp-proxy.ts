@@ -245,8 +245,12 @@ export class TcpProxy {
         if (ts.clientClosed) this.#finish(ts);
         return;
       }
+      if (outcome.failure === 'connect-timeout') server.connectTimeouts++;
       this.#log.warn({ server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
-      if (outcome.retry) return this.#connectNext(ts);
+      if (outcome.retry) {
+        server.retries++;
+        return this.#connectNext(ts);
+      }
       this.#setReason(ts, 'connect-failed');
       closeSocket(session.client);
       if (ts.clientClosed) this.#finish(ts);
