@@ -59,7 +59,10 @@ function serverRow(proxy: Proxy, pool: Pool, s: Server): Record<string, unknown>
     lastCheck: s.lastCheck === null ? null : { result: s.lastCheck.result, reason: s.lastCheck.reason, latencyMs: s.lastCheck.latencyMs, at: new Date(s.lastCheck.at).toISOString() },
     checks: { passed: s.checksPassed, failed: s.checksFailed },
     admin: s.admin,
+    // Effective weight (slow start lowers it while a returning server ramps up) and the configured one.
     weight: s.weight,
+    configuredWeight: s.configuredWeight,
+    slowStart: s.slowStartMs === 0 ? null : { fraction: s.slowStartFraction, since: new Date(s.slowStartSince).toISOString(), until: new Date(s.slowStartSince + s.slowStartMs).toISOString() },
     backup: s.backup,
     sessionsActive: s.active,
     sessionsTotal: s.sessionsTotal,

@@ -226,6 +226,7 @@ export const METRICS: readonly MetricDef[] = [
     },
   },
   { name: 'fullproxy_server_drain', help: '1 when the server is in admin drain', type: 'gauge', labels: S, read: perServer((_s, server) => (server.admin === 'drain' ? 1 : 0)) },
+  { name: 'fullproxy_server_weight', help: 'Effective weight of the server: its configured weight, lower while it ramps up after slow start', type: 'gauge', labels: S, read: perServer((_s, server) => server.weight) },
   { name: 'fullproxy_server_cx_active', help: 'Sessions (tcp) or in-flight requests (http) on the server', type: 'gauge', labels: S, read: perServer((_s, server) => server.active) },
   { name: 'fullproxy_server_cx_total', help: 'Sessions (tcp) and tunnels (http upgrade) established to the server', type: 'counter', labels: S, read: perServer((_s, server) => server.sessionsTotal) },
   { name: 'fullproxy_server_rq_total', help: 'HTTP requests finished on the server, by status class sent to the client (code: 1xx..5xx, other: none sent)', type: 'counter', labels: ['pool', 'server', 'code'], read: serverRequests(byClass) },

@@ -47,7 +47,7 @@ let stopTick: (() => void) | null = null;
  * `server` comes back: its weight drops to the ramp's first step now. The caller rebuilds the
  * pool's snapshot afterwards (Pool.setHealth / setAdmin / activate do).
  */
-export function startSlowStart(server: Server, durationMs: number, now: number = clock.now): void {
+export function startSlowStart(server: Server, durationMs: number, now: number = Date.now()): void {
   if (!(durationMs > 0)) return;
   server.slowStartSince = now;
   server.slowStartMs = durationMs;
@@ -60,7 +60,7 @@ export function startSlowStart(server: Server, durationMs: number, now: number =
  * A reload changed the pool's slowStart: a ramp under way continues over the new duration (from
  * where it began), or ends at once when slow start was removed. The caller rebuilds.
  */
-export function retuneSlowStart(server: Server, durationMs: number | undefined, now: number = clock.now): void {
+export function retuneSlowStart(server: Server, durationMs: number | undefined, now: number = Date.now()): void {
   if (!warming.has(server)) return;
   if (durationMs === undefined || durationMs <= 0) return finish(server);
   server.slowStartMs = durationMs;
