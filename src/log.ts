@@ -6,10 +6,16 @@ export type { Logger };
 
 export interface LogOptions {
   level: LevelWithSilent;
-  pretty?: boolean;
 }
 
-/** Logs go to stdout as JSON lines (SPEC "Logs"); synchronous writes keep lines whole at exit. */
+/**
+ * Logs go to stdout as JSON lines (SPEC "Logs"); there is no pretty mode (pipe through
+ * `npx pino-pretty`: docs/configuration.md#logging). Writes are asynchronous (SonicBoom,
+ * `sync: false`): lines are buffered and written in order by the event loop, so logging never
+ * blocks the data path on a slow stdout. Lines still buffered at exit are not lost:
+ * pino.destination() registers a synchronous flush on process exit (test/unit/log.test.ts), and
+ * run.ts flushes before it resolves. Tests pass their own `destination`.
+ */
 export function createLogger(opts: LogOptions, destination: NodeJS.WritableStream | null = null): Logger {
   const dest = destination ?? pino.destination({ dest: 1, sync: false });
   return pino(

@@ -27,7 +27,7 @@ function pinLevel(log: Logger, level: LogLevel): void {
 
 /** Runs the proxy until SIGTERM/SIGINT; resolves with the exit code. `configPath`: the file SIGHUP reloads. */
 export async function run(config: Config, configPath: string | null = null): Promise<number> {
-  const log = createLogger({ level: levelOverride ?? config.logging.level, pretty: config.logging.pretty });
+  const log = createLogger({ level: levelOverride ?? config.logging.level });
   if (levelOverride !== null) pinLevel(log, levelOverride);
   const proxy = new Runtime(config, log, configPath);
   try {

@@ -11,7 +11,7 @@ export const DEFAULTS = {
     maxSessions: 100_000,
     onFull: 'refuse',
   },
-  logging: { level: 'info', access: true, pretty: false },
+  logging: { level: 'info', access: true },
   listener: {
     timeouts: {
       /** No byte either way for this long ends a session (HAProxy `timeout client` order of magnitude). */

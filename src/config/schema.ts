@@ -234,7 +234,6 @@ export const configSchema = z.strictObject({
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logging.level),
       access: z.boolean().default(DEFAULTS.logging.access),
-      pretty: z.boolean().default(DEFAULTS.logging.pretty),
     })
     .prefault({}),
   listeners: z.array(listener).min(1),

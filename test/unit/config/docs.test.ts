@@ -106,7 +106,6 @@ describe('docs/configuration.md', () => {
     plain('limits.onFull', DEFAULTS.limits.onFull);
     plain('logging.level', DEFAULTS.logging.level);
     plain('logging.access', DEFAULTS.logging.access);
-    plain('logging.pretty', DEFAULTS.logging.pretty);
     plain('limits.maxConnections', DEFAULTS.listener.limits.maxConnections);
     plain('limits.maxHeaderBytes', DEFAULTS.listener.limits.maxHeaderBytes);
     plain('forwardedHeaders.xForwardedFor', DEFAULTS.listener.forwardedHeaders.xForwardedFor);

@@ -73,7 +73,7 @@ describe('defaults', () => {
     assert.equal(config.drainTimeout, 30_000);
     assert.equal(config.admin, undefined, 'no admin section, no admin server');
     assert.deepEqual(config.limits, { maxSessions: 100_000, onFull: 'refuse' });
-    assert.deepEqual(config.logging, { level: 'info', access: true, pretty: false });
+    assert.deepEqual(config.logging, { level: 'info', access: true });
     const listener = config.listeners[0];
     assert.ok(listener);
     assert.deepEqual(listener.timeouts, { clientIdle: 300_000, requestHeaders: 10_000, requestBody: 30_000, httpKeepAlive: 5_000 });
@@ -365,7 +365,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     // Keys the running version acts on (checked against src/ when this list was written). protocol
     // "udp" is refused by value; the key itself is acted on for "tcp" and "http".
     const actedOn = new Set([
-      'admin.listen', 'admin.token', 'drainTimeout', 'limits.maxSessions', 'limits.onFull', 'logging.level', 'logging.access', 'logging.pretty',
+      'admin.listen', 'admin.token', 'drainTimeout', 'limits.maxSessions', 'limits.onFull', 'logging.level', 'logging.access',
       'listeners[].name', 'listeners[].listen', 'listeners[].protocol', 'listeners[].pool',
       'listeners[].acceptProxyProtocol.from', 'listeners[].acceptProxyProtocol.timeout',
       'listeners[].routes[].host', 'listeners[].routes[].pathPrefix', 'listeners[].routes[].sni', 'listeners[].routes[].pool',
