@@ -1,11 +1,27 @@
-# fullproxy: a full-proxy TCP + HTTP load balancer. Node runs the TypeScript sources directly
-# (type stripping), so the image holds src/ as written and production dependencies only.
+# fullproxy: a full-proxy TCP + HTTP load balancer.
 #
-# The Node version is the one package-lock.json pins (the `node` package); test/unit/container.test.ts
+# Two stages. The build stage installs the dev dependencies and bundles src/ into one ES module
+# (`npm run build`, scripts/build.ts): every runtime dependency inside, nothing left to resolve.
+# The final stage holds Node, tini, that bundle and the configs: no node_modules, no TypeScript
+# (type stripping alone costs ~17 MB of RSS; README "Footprint").
+#
+# The Node version is the one package-lock.json pins (the `node` package); test/container.test.ts
 # fails when the two differ. Override with --build-arg NODE_VERSION=... at your own risk.
 ARG NODE_VERSION=24.21.0
-FROM node:${NODE_VERSION}-slim
 
+FROM node:${NODE_VERSION}-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# node@24 is a dependency so that `npm ci` on a bare machine brings the runtime; the image has
+# Node already, so skip install scripts (its download, esbuild's check: the binary comes with
+# its platform package).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm run build
+
+FROM node:${NODE_VERSION}-slim
 # tini as PID 1: it forwards every signal to node (SIGHUP reload, SIGTERM/SIGINT drain) and reaps
 # zombies, so `docker kill -s HUP` and `kubectl exec ... kill -HUP 1` reach the proxy as shipped.
 # hadolint ignore=DL3008
@@ -15,13 +31,9 @@ RUN apt-get update \
 
 ENV NODE_ENV=production
 WORKDIR /app
-
-COPY package.json package-lock.json ./
-# node@24 is a dependency so that `npm ci` on a bare machine brings the runtime; the image has
-# Node already, so skip its install script and the download it would do.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
-COPY src ./src
+# package.json: `--version` reads the version from it.
+COPY package.json ./
+COPY --from=build /src/dist ./dist
 COPY config ./config
 COPY certs ./certs
 
@@ -37,5 +49,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 # SIGTERM drains for up to drainTimeout (30 s by default): give `docker stop -t 40` or a
 # terminationGracePeriodSeconds above it, or the drain is cut by SIGKILL.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["tini", "--", "node", "src/main.ts"]
+ENTRYPOINT ["tini", "--", "node", "dist/fullproxy.mjs"]
 CMD ["--config", "config/container.json"]

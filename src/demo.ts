@@ -5,7 +5,7 @@
 // certs/make-dev-certs.sh, with openssl) and adds an https listener on 127.0.0.1:8443 to the
 // config it runs, written to a temp dir (a reload — SIGHUP — reads that file). Without openssl the
 // demo runs without it and says so.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from './config/load.ts';
 import { parseHostPort } from './net/address.ts';
 import { run } from './run.ts';
+
+// getBuiltinModule, not an ESM import: see admin/admin-server.ts (an ESM import of node:http loads undici).
+const { createServer } = process.getBuiltinModule('node:http');
 
 const DEMO_CONFIG = fileURLToPath(new URL('../config/demo.json', import.meta.url));
 const CERTS = fileURLToPath(new URL('../certs/', import.meta.url));

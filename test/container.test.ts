@@ -1,7 +1,8 @@
-// The image and the deploy files, checked without a Docker engine (issue 18, item 10): every path
-// the Dockerfile copies exists and is not excluded by .dockerignore; the image's Node is the pinned
-// one; tini is PID 1 and runs the entry the tests start (src/main.ts) with a config that passes
-// `check`, whose admin the HEALTHCHECK reaches; runtime dependencies are exactly what src/ imports;
+// The image and the deploy files, checked without a Docker engine (issue 18, items 10 and 11): every
+// path the Dockerfile copies exists and is not excluded by .dockerignore; both stages run the
+// pinned Node; the build stage makes the bundle the final stage copies; tini is PID 1 and runs that
+// bundle (test/shipped-form.test.ts starts the same file, built the same way) with a config that
+// passes `check`, whose admin the HEALTHCHECK reaches; the final stage installs no npm package;
 // deploy/compose.yaml and deploy/k8s/*.yaml parse and carry configs that pass `check`; hadolint
 // runs when it is installed.
 import { test } from 'node:test';
@@ -39,10 +40,19 @@ function dockerfile(): Instruction[] {
   return out;
 }
 
-const DF = dockerfile();
+const ALL = dockerfile();
+/** The instructions of each stage (split at FROM; the ARGs before the first FROM are global). */
+const STAGES: Instruction[][] = [];
+for (const i of ALL) {
+  if (i.op === 'FROM') STAGES.push([]);
+  STAGES.at(-1)?.push(i);
+}
+/** The final stage: what the image is. */
+const DF = STAGES.at(-1)!;
+const BUILD = STAGES.find((s) => /\sAS\s+build$/i.test(s[0]!.args)) ?? null;
 const one = (op: string): string => {
   const found = DF.filter((i) => i.op === op);
-  assert.equal(found.length, 1, `one ${op} in the Dockerfile`);
+  assert.equal(found.length, 1, `one ${op} in the final stage of the Dockerfile`);
   return found[0]!.args;
 };
 const execForm = (op: string): string[] => {
@@ -63,10 +73,14 @@ function dockerignore(): string[] {
 
 test('every path the Dockerfile COPYs exists and is in the build context', () => {
   const ignored = dockerignore().filter((l) => !l.startsWith('!') && !l.includes('*'));
-  const copies = DF.filter((i) => i.op === 'COPY');
+  const copies = ALL.filter((i) => i.op === 'COPY');
   assert.ok(copies.length > 0);
   for (const c of copies) {
-    assert.ok(!c.args.startsWith('--from'), 'no multi-stage copies to check here');
+    if (c.args.startsWith('--from=build ')) {
+      // The one thing the final stage takes from the build stage: the bundle `npm run build` makes.
+      assert.equal(c.args, '--from=build /src/dist ./dist');
+      continue;
+    }
     const parts = c.args.split(/\s+/);
     for (const src of parts.slice(0, -1)) {
       assert.ok(existsSync(join(ROOT, src)), `COPY ${src}: missing`);
@@ -80,26 +94,37 @@ test('the image runs the Node version package-lock.json pins', () => {
   const pinned = LOCK.packages['node_modules/node']?.version;
   assert.ok(pinned !== undefined, 'node is in the lock file');
   assert.match(PKG.dependencies['node'] ?? '', /^\^24\./);
-  const arg = DF.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_VERSION='));
+  const arg = ALL.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_VERSION='));
   assert.ok(arg !== undefined, 'ARG NODE_VERSION=... before FROM');
   assert.equal(arg.args.slice('NODE_VERSION='.length), pinned, `Dockerfile NODE_VERSION is package-lock's node (${pinned})`);
-  assert.equal(one('FROM'), 'node:${NODE_VERSION}-slim');
+  assert.deepEqual(
+    STAGES.map((st) => st[0]!.args.replace(/\s+AS\s+\w+$/i, '')),
+    STAGES.map(() => 'node:${NODE_VERSION}-slim'),
+    'every stage on the pinned Node: the bundle targets the Node that runs it',
+  );
 });
 
-test('tini is PID 1 and runs src/main.ts, the entry the tests start, with a config that passes check', () => {
+test('the build stage bundles src/main.ts with `npm run build`; tini is PID 1 and runs that bundle with a config that passes check', () => {
+  assert.ok(BUILD !== null, 'a stage named build');
+  const buildRuns = BUILD.filter((i) => i.op === 'RUN').map((i) => i.args);
+  assert.ok(buildRuns.includes('npm run build'), 'the build stage runs npm run build');
+  assert.equal((PKG as unknown as { scripts: Record<string, string> }).scripts['build'], 'node scripts/build.ts');
+  // scripts/build.ts bundles the package bin, the entry every other test starts.
+  assert.equal(PKG.bin['fullproxy'], 'src/main.ts');
+  assert.match(readFileSync(join(ROOT, 'scripts/build.ts'), 'utf8'), /entryPoints: \[join\(ROOT, 'src\/main\.ts'\)\]/);
+  assert.match(readFileSync(join(ROOT, 'scripts/build.ts'), 'utf8'), /'fullproxy\.mjs'/);
   const run = DF.filter((i) => i.op === 'RUN').map((i) => i.args);
   assert.ok(run.some((r) => /apt-get install\b.*\btini\b/.test(r)), 'tini is installed');
   const entry = execForm('ENTRYPOINT');
-  assert.deepEqual(entry, ['tini', '--', 'node', 'src/main.ts']);
-  assert.equal(PKG.bin['fullproxy'], entry[3], 'the same entry as the package bin');
-  // test/helpers/fullproxy.ts and the CLI tests spawn NODE with ROOT/src/main.ts
-  assert.match(readFileSync(join(ROOT, 'test/helpers/fullproxy.ts'), 'utf8'), /join\(ROOT, 'src\/main\.ts'\)/);
+  assert.deepEqual(entry, ['tini', '--', 'node', 'dist/fullproxy.mjs']);
+  // `--version` reads ../package.json from the bundle: /app/package.json must be there.
+  assert.ok(DF.some((i) => i.op === 'COPY' && i.args === 'package.json ./'), 'package.json copied next to dist/');
   const cmd = execForm('CMD');
   assert.equal(cmd[0], '--config');
   const config = cmd[1]!;
   assert.ok(!config.startsWith('/'), 'relative to WORKDIR /app, which is the repository root in the image');
   assert.equal(one('WORKDIR'), '/app');
-  const r = spawnSync(NODE, [join(ROOT, entry[3]!), 'check', '--config', join(ROOT, config)], { encoding: 'utf8' });
+  const r = spawnSync(NODE, [join(ROOT, PKG.bin['fullproxy']), 'check', '--config', join(ROOT, config)], { encoding: 'utf8' });
   assert.equal(r.status, 0, `${config}: ${r.stderr}`);
   assert.equal(one('USER'), 'node', 'not root');
 });
@@ -121,7 +146,7 @@ test('the HEALTHCHECK and EXPOSE reach the admin and listeners of the default co
   }
 });
 
-test('runtime dependencies are exactly the packages src/ imports (the image installs no others)', () => {
+test('runtime dependencies are exactly the packages src/ imports (bundled: the image installs none)', () => {
   const imported = new Set<string>();
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
@@ -141,7 +166,8 @@ test('runtime dependencies are exactly the packages src/ imports (the image inst
   assert.deepEqual(runtime.sort(), [...imported].sort());
   assert.ok(PKG.devDependencies['proxy-protocol-js'] !== undefined, 'proxy-protocol-js: tests only');
   assert.ok(one('ENV').includes('NODE_ENV=production'));
-  assert.ok(DF.some((i) => i.op === 'RUN' && i.args.includes('npm ci --omit=dev')), 'production dependencies only');
+  assert.ok(!DF.some((i) => i.op === 'RUN' && /\bnpm\b/.test(i.args)), 'the final stage installs no npm package: they are in the bundle');
+  assert.ok(!DF.some((i) => i.op === 'COPY' && /\b(src|node_modules)\b/.test(i.args)), 'the final stage holds no sources and no node_modules');
 });
 
 test('hadolint passes on the Dockerfile (when hadolint is installed)', (t) => {

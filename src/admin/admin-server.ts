@@ -1,6 +1,6 @@
 // The admin HTTP server on admin.listen: bearer-token check (every endpoint but /healthz) and the
 // route table. Handlers live in api.ts; metrics in metrics.ts; the dashboard is one static page.
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import type { AdminView as Proxy } from './view.ts';
@@ -8,6 +8,9 @@ import { parseHostPort } from '../net/address.ts';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics.ts';
 import * as api from './api.ts';
 
+// Not `import ... from 'node:http'`: Node's ESM facade of a builtin reads every export, and
+// node:http's lazy WebSocket/fetch getters then load undici: 13 MB of RSS for nothing (issue 18 §11).
+const { createServer } = process.getBuiltinModule('node:http');
 const DASHBOARD = readFileSync(new URL('./dashboard.html', import.meta.url));
 const SERVER_ACTION = /^\/api\/v1\/pools\/([^/]+)\/servers\/([^/]+)\/(drain|enable)$/;
 

@@ -1,7 +1,9 @@
 // The single mapping from a failure to the status the client gets, and the small body sent
 // (SPEC: malformed HTTP 400/413/431, unreachable pool 503, failed server 502, slow server 504).
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
+
+// getBuiltinModule, not an ESM import: see admin/admin-server.ts (an ESM import of node:http loads undici).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 export type Failure =
   | 'bad-request'

@@ -73,12 +73,15 @@ function withTestLogging(config: Record<string, unknown>): string {
   return JSON.stringify({ ...config, logging });
 }
 
-/** Runs `node src/main.ts --config <tmp>` and waits until every listener logged 'listening'. */
-export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10_000): Promise<ChildProxy> {
+/**
+ * Runs `node src/main.ts --config <tmp>` and waits until every listener logged 'listening'.
+ * `entry`: another form of the same program (test/shipped-form.test.ts runs the built bundle).
+ */
+export async function spawnProxy(config: Record<string, unknown>, timeoutMs = 10_000, entry = join(ROOT, 'src/main.ts')): Promise<ChildProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'fullproxy-'));
   const file = join(dir, 'config.json');
   writeFileSync(file, withTestLogging(config));
-  const child = spawn(NODE, [join(ROOT, 'src/main.ts'), '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [entry, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const result: ChildProxy = {
     child,
     lines: [],
