@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,12 +32,37 @@ test('check: every problem is reported at once, one line each, with its JSON pat
   const r = cli('check', '--config', file);
   assert.equal(r.status, 1);
   const lines = r.stderr.trim().split('\n');
+  // The file is one line of JSON: the columns tell the problems apart.
   assert.deepEqual(lines, [
-    'listeners[0].listen: expected host:port, got "127.0.0.1:80800"',
-    'listeners[0].bogus: unknown key',
-    'pools[0].servers[0].address: expected host:port, got "10.0.0.1"',
-    'pools[0].timeouts.connect: expected a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got "5x"',
+    'listeners[0].listen: expected host:port, got "127.0.0.1:80800" (line 1, column 38)',
+    'listeners[0].pool: no pool named "nope" (line 1, column 80)',
+    'listeners[0].bogus: unknown key (line 1, column 87)',
+    'pools[0].servers[0].address: expected host:port, got "10.0.0.1" (line 1, column 144)',
+    'pools[0].timeouts.connect: expected a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got "5x" (line 1, column 179)',
   ]);
+});
+
+// Issue 18's proof: three problems of different kinds (a schema value, an unknown key, a reference
+// to a missing pool) come out of one run, each with its position, at `check` and at start.
+const THREE_KINDS = join(ROOT, 'test/fixtures/config/invalid/three-kinds.json');
+const THREE_LINES = [
+  'listeners[0].routes[0].pool: no pool named "api" (line 8, column 55)',
+  'listeners[0].timeouts.clientIdle: expected a duration like "250ms", "5s", "2m", "1h" or integer milliseconds, got "5 minutes" (line 9, column 35)',
+  'pools[0].servers[0].wieght: unknown key (line 15, column 50)',
+];
+
+test('check: a bad duration, an unknown key and a route to a missing pool: three lines with positions in one run, exit 1', () => {
+  const r = cli('check', '--config', THREE_KINDS);
+  assert.equal(r.status, 1, r.stdout);
+  assert.deepEqual(r.stderr.trim().split('\n'), THREE_LINES);
+  assert.equal(r.stdout, '');
+});
+
+test('start: the same three lines, exit 1, nothing listens', () => {
+  const r = cli('--config', THREE_KINDS);
+  assert.equal(r.status, 1, r.stdout);
+  assert.deepEqual(r.stderr.trim().split('\n'), THREE_LINES);
+  assert.equal(r.stdout.includes('listening'), false);
 });
 
 test('start with an invalid config: exit 1 and nothing is bound', async () => {
@@ -212,6 +237,17 @@ test('--log-level info over a file that says error: info lines at start and stil
   assert.ok(msgs.includes('listening'), 'info at start');
   assert.ok(reloaded >= 0, 'the reload is logged at info');
   assert.ok(lines.slice(reloaded + 1).some((l) => l.level === 30), `info lines after the reload:\n${p.out()}`);
+});
+
+test('`npx fullproxy check --config` passes for every config the repository ships, one file at a time', () => {
+  const dirs = ['config', 'config/examples', 'deploy/conf'];
+  const files = dirs.flatMap((d) => readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json')).map((f) => `${d}/${f}`));
+  assert.ok(files.filter((f) => f.startsWith('config/examples/')).length >= 4, files.join(' '));
+  for (const file of files) {
+    const r = spawnSync('npx', ['--offline', '--no-install', 'fullproxy', 'check', '--config', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${file}: ${r.stderr}`);
+    assert.equal(r.stdout, `${file}: valid\n`);
+  }
 });
 
 test('the package bin: `npx fullproxy` in the repository runs src/main.ts on the pinned Node', () => {
