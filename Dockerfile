@@ -31,8 +31,6 @@ RUN apt-get update \
 
 ENV NODE_ENV=production
 WORKDIR /app
-# package.json: `--version` reads the version from it.
-COPY package.json ./
 COPY --from=build /src/dist ./dist
 COPY config ./config
 COPY certs ./certs

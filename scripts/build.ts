@@ -7,7 +7,7 @@
 // carries only the parts of zod, prom-client and pino that fullproxy reaches, so the image needs no
 // node_modules at all. Identifiers are kept so stack traces stay readable.
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..');
@@ -28,6 +28,8 @@ await build({
   // ES module builds first: jsonc-parser's "main" is a UMD file whose require() calls a bundler
   // cannot follow; its "module" build is plain imports.
   mainFields: ['module', 'main'],
+  // src/version.ts: the bundle has no package.json beside it.
+  define: { FULLPROXY_BUILD_VERSION: JSON.stringify((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version) },
   logLevel: 'warning',
   // The CommonJS dependencies (pino, prom-client) call require() for Node's builtins; an ES module
   // has none of its own.

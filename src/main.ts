@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // CLI: argv → run | check | demo | --version | --help; exit codes (0 ok, 1 invalid config or
 // cannot start, 2 bad command line). No other logic (signals live in run.ts).
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/load.ts';
 import { DEFAULTS } from './config/defaults.ts';
+import { VERSION } from './version.ts';
 import { LOG_LEVELS, overrideLogLevel, run, type LogLevel } from './run.ts';
 
 const USAGE = `usage:
@@ -44,8 +44,7 @@ function check(path: string): number {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return `fullproxy ${pkg.version} (node ${process.version})`;
+  return `fullproxy ${VERSION} (node ${process.version})`;
 }
 
 function usageError(message: string): number {

@@ -1,12 +1,12 @@
 // The shipped form (issue 18 §11): the container runs dist/fullproxy.mjs, the bundle `npm run build`
 // makes, not the .ts sources the rest of the suite starts. This file builds it the same way into a
-// temp dir laid out as the image is (/app/package.json, /app/dist/), with no node_modules anywhere
+// temp dir laid out as the image is (/app/dist/), with no node_modules and no package.json anywhere
 // above it, and runs it as a child: --version, check, traffic both modes, the admin (dashboard,
 // metrics), a reload and the drain on SIGTERM. It reports the idle RSS of both forms.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,6 @@ before(() => {
   app = mkdtempSync(join(tmpdir(), 'fullproxy-shipped-'));
   const r = spawnSync(NODE, [join(ROOT, 'scripts/build.ts'), join(app, 'dist')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'));
   bundle = join(app, 'dist', 'fullproxy.mjs');
   assert.ok(existsSync(join(app, 'dist', 'dashboard.html')), 'the dashboard page is next to the bundle');
 });

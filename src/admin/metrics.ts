@@ -8,6 +8,7 @@
 // `promtool check metrics` runs on a live scrape (test/e2e/metrics/promtool.test.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AdminView as Proxy } from './view.ts';
+import { VERSION } from '../version.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { ListenerView } from './view.ts';
 import type { Server } from '../pool/server.ts';
@@ -87,11 +88,7 @@ function serverConnections(pool: Pool): number {
 }
 
 const PROCESS_START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
-const BUILD = [readVersion(), process.version] as const;
-
-function readVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-}
+const BUILD = [VERSION, process.version] as const;
 
 /** Open file descriptors (Linux: /proc/self/fd, less the one readdir holds); null elsewhere. */
 function openFds(): number | null {
