@@ -114,7 +114,6 @@ export interface NotImplemented {
 }
 
 export const NOT_IMPLEMENTED: readonly NotImplemented[] = [
-  { section: 'pools', key: ['persistence'], until: 'persistence: issue 16' },
 ];
 
 /** `protocol: "udp"` is a value, not a key: the listener is refused at its `protocol`. No open issue brings udp. */
@@ -480,6 +479,8 @@ function crossReferences(input: InputReader): Problem[] {
   };
 
   const listenerNames = new Set<string>();
+  /** Pools a tcp listener sends sessions to (its pool, its SNI routes' pools) → that listener's index: no cookie persistence there. */
+  const tcpPools = new Map<string, number>();
   // Addresses bound so far, the admin API's first: it listens on tcp too and must not collide with a listener.
   const bound: Binding[] = [];
   const adminListen = input.written(['admin']) ? input.get(['admin', 'listen']) : ILL_FORMED;
@@ -502,6 +503,12 @@ function crossReferences(input: InputReader): Problem[] {
     // The rest depends on the protocol: not said of a listener whose protocol is wrong or refused.
     const protocol = input.get(at('protocol'));
     if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'udp') continue;
+    if (protocol === 'tcp') {
+      for (const path of [at('pool'), ...routes.map((r) => at('routes', r, 'pool'))]) {
+        const pool = input.string(path);
+        if (pool !== undefined && !tcpPools.has(pool)) tcpPools.set(pool, l);
+      }
+    }
 
     const listen = input.string(at('listen'));
     const mine = listen === undefined ? null : binding(listen, protocol === 'udp' ? 'udp' : 'tcp', at());
@@ -544,6 +551,15 @@ function crossReferences(input: InputReader): Problem[] {
       if ((typeof xff === 'string' && xff !== DEFAULTS.listener.forwardedHeaders.xForwardedFor) || (Array.isArray(trusted) && trusted.length > 0)) add(at('forwardedHeaders'), 'only for protocol "http"');
       // Any value, the default too: a tcp listener never reads a header, and the config never lies.
       if (isSet(at('underscoresInHeaders'))) add(at('underscoresInHeaders'), 'only for protocol "http"');
+    }
+  }
+  // A tcp session carries no cookie: cookie persistence on a pool a tcp listener uses would be
+  // silently ignored there (the config never lies).
+  for (const p of pools) {
+    const name = input.string(['pools', p, 'name']);
+    const l = name === undefined ? undefined : tcpPools.get(name);
+    if (l !== undefined && input.get(['pools', p, 'persistence', 'type']) === 'cookie') {
+      add(['pools', p, 'persistence', 'type'], `"cookie" needs http listeners, and tcp listener listeners[${l}] uses pool ${show(name)}; use "source-ip" (or a pool of its own)`);
     }
   }
 

@@ -254,8 +254,6 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     ['listeners[].protocol "udp"', { protocol: 'udp' }, {}, 'listeners[0].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"'],
     ['listeners[].limits.perClient', { limits: { maxConnections: 100, perClient: { maxConnections: 10, newPerSecond: 5 } } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
     ['listeners[].limits.perClient, empty', { limits: { perClient: {} } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
-    ['pools[].persistence source-ip', {}, { persistence: { type: 'source-ip', timeout: '5m' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
-    ['pools[].persistence cookie', {}, { persistence: { type: 'cookie', name: 'FPSRV' } }, 'pools[0].persistence: not implemented yet (persistence: issue 16); remove it'],
   ];
   for (const [name, listener, pool, line] of cases) {
     it(`${name}: exactly its line`, () => {
@@ -264,9 +262,8 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   }
 
   it('one line per refused block, never also what is wrong inside it', () => {
-    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } }, { persistence: null })), [
+    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } })), [
       'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
-      'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
     ]);
   });
 
@@ -276,14 +273,13 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
         { name: 'web', listen: '127.0.0.1:8080', protocol: 'http', pool: 'ap', limits: { perClient: {} } },
         { name: 'web', listen: '127.0.0.1:8081', protocol: 'tcp', pool: 'app' },
       ],
-      pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }], persistence: { type: 'source-ip' } }],
+      pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }] }],
     };
     // Cross-references (pass 2) run: the refused keys are not shape errors.
     assert.deepEqual(errorsOf(input), [
       'listeners[0].pool: no pool named "ap"',
       'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
       'listeners[1].name: duplicate name "web"',
-      'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
     ]);
     // And schema errors elsewhere are reported beside them.
     assert.deepEqual(errorsOf(minimal({ listen: 'nowhere' }, { retries: 11 })), [
@@ -300,12 +296,12 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       ],
       pools: [
         { name: 'app', servers: [{ address: '127.0.0.1:9001' }] },
-        { name: 'other', servers: [{ address: '127.0.0.1:9002' }], persistence: { type: 'source-ip' } },
+        { name: 'other', servers: [{ address: '127.0.0.1:9002' }], healthCheck: { type: 'sctp' } },
       ],
     };
     assert.deepEqual(errorsOf(input), [
       'listeners[1].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"',
-      'pools[1].persistence: not implemented yet (persistence: issue 16); remove it',
+      'pools[1].healthCheck.type: expected one of "tcp", "http", got "sctp"',
     ]);
   });
 
@@ -381,6 +377,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'pools[].retries', 'pools[].tls.servername', 'pools[].tls.ca', 'pools[].tls.verify',
       'pools[].healthCheck.type', 'pools[].healthCheck.interval', 'pools[].healthCheck.timeout', 'pools[].healthCheck.rise', 'pools[].healthCheck.fall',
       'pools[].healthCheck.path', 'pools[].healthCheck.host', 'pools[].healthCheck.expectStatus',
+      'pools[].persistence.type', 'pools[].persistence.timeout', 'pools[].persistence.netmask', 'pools[].persistence.netmask6', 'pools[].persistence.name',
     ]);
     const refused = NOT_IMPLEMENTED.map((r) => `${r.section}[].${r.key.join('.')}`);
     const all = leaves(configSchema, '');
@@ -438,10 +435,9 @@ describe('pools[].healthCheck (issue 16: acted on)', () => {
     assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'http', expectStatus: '399-200' } })), ['pools[0].healthCheck.expectStatus: expected a range from low to high like "200-399", got "399-200"']);
   });
 
-  it('persistence is still refused beside it', () => {
-    assert.deepEqual(errorsOf(minimal({}, { healthCheck: { type: 'tcp' }, slowStart: '30s', persistence: { type: 'source-ip' } })), [
-      'pools[0].persistence: not implemented yet (persistence: issue 16); remove it',
-    ]);
+  it('persistence and slowStart pass beside it (issue 16: acted on)', () => {
+    const r = validateConfig(minimal({}, { healthCheck: { type: 'tcp' }, slowStart: '30s', persistence: { type: 'source-ip' } }));
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
   });
 });
 
