@@ -26,7 +26,7 @@ export function stats(proxy: Proxy): Record<string, unknown> {
     };
   }
   const pools: Record<string, unknown> = {};
-  for (const p of proxy.poolList()) pools[p.name] = { scheduler: p.config.scheduler, servers: serversOf(proxy, p) };
+  for (const p of proxy.poolList()) pools[p.name] = { scheduler: p.config.scheduler, queue: queueOf(p), servers: serversOf(proxy, p) };
   let acceptErrors = 0;
   for (const l of proxy.listenerViews()) acceptErrors += l.counters.acceptErrors;
   return {
@@ -41,6 +41,11 @@ export function stats(proxy: Proxy): Record<string, unknown> {
     listeners,
     pools,
   };
+}
+
+/** The pool's queue of tcp sessions waiting for a server below maxConnections (http requests wait per server: `queued`). */
+function queueOf(p: Pool): Record<string, number> {
+  return { queued: p.queue.length, queuedTotal: p.queue.queuedTotal, timeouts: p.queue.timeouts, overflows: p.queue.overflows };
 }
 
 function serversOf(proxy: Proxy, pool: Pool): Record<string, unknown> {
@@ -79,6 +84,7 @@ export function pools(proxy: Proxy): Record<string, unknown>[] {
   return proxy.poolList().map((p) => ({
     name: p.name,
     scheduler: p.config.scheduler,
+    queue: queueOf(p),
     servers: p.servers.map((s) => ({ address: s.address, ...serverRow(proxy, p, s) })),
   }));
 }

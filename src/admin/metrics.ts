@@ -195,6 +195,8 @@ export const METRICS: readonly MetricDef[] = [
   // ---- pools ----
   { name: 'fullproxy_pool_client_cx_active', help: 'Client connections whose session is on the pool (http: its last request went there)', type: 'gauge', labels: ['pool'], read: perPool((s, p) => s.poolClients.get(p.name) ?? 0) },
   { name: 'fullproxy_pool_server_cx_open', help: 'Server connections open toward the pool (sessions, pooled http connections, checks)', type: 'gauge', labels: ['pool'], read: perPool((_s, p) => serverConnections(p)) },
+  { name: 'fullproxy_pool_queued', help: 'tcp sessions waiting in the pool queue for a server below maxConnections', type: 'gauge', labels: ['pool'], read: perPool((_s, p) => p.queue.length) },
+  { name: 'fullproxy_pool_queue_timeouts_total', help: 'tcp sessions closed after waiting timeouts.queue in the pool queue', type: 'counter', labels: ['pool'], read: perPool((_s, p) => p.queue.timeouts) },
   {
     name: 'fullproxy_pool_client_server_cx_ratio',
     help: 'Client connections per server connection (http multiplexing; 0 without server connections)',

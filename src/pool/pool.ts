@@ -9,6 +9,7 @@ import { Server, type AdminState } from './server.ts';
 import { FAIL_TIMEOUT_MS, reviveExpired, type PassiveHealthHost } from '../health/passive.ts';
 import { createPersistence, type Persistence } from './persistence.ts';
 import { isWarming, retuneSlowStart, startSlowStart } from './slow-start.ts';
+import { PoolQueue } from './queue.ts';
 
 export class Pool implements PassiveHealthHost {
   readonly name: string;
@@ -17,6 +18,8 @@ export class Pool implements PassiveHealthHost {
   readonly fall: number;
   /** pools[].persistence; a reload hands the predecessor's source-ip table on (pool/persistence.ts). */
   readonly persistence: Persistence | null;
+  /** tcp sessions waiting for a server below maxConnections (pool/queue.ts); a reload hands it on. */
+  readonly queue: PoolQueue;
   readonly #log: Logger;
   #primary: Scheduler<Server>;
   /** Only for a pool with backup servers: most have none, and a reload builds every pool anew. */
@@ -57,17 +60,20 @@ export class Pool implements PassiveHealthHost {
       this.#backup = config.servers.some((s) => s.backup) ? createScheduler<Server>(config.scheduler) : null;
     }
     // A pool with no predecessor touches no running state: it may go live at once.
+    this.queue = previous?.queue ?? new PoolQueue(config.timeouts.queue);
     if (previous === null) this.activate();
   }
 
   /** The pool's generation goes live: kept servers take the new configured values, picks start. */
   activate(): void {
     const configs = this.config.servers;
+    this.queue.configure(this.config.timeouts.queue);
     let ramping = false;
     for (let i = 0; i < this.servers.length; i++) {
       const s = this.servers[i]!;
       s.configure(i, configs[i]!);
       s.home = this;
+      s.queue = this.queue;
       // A ramp under way goes on with this config's slowStart (or ends without one).
       if (isWarming(s)) {
         retuneSlowStart(s, this.config.slowStart);
@@ -93,6 +99,8 @@ export class Pool implements PassiveHealthHost {
     this.#eligibleBackups = backups;
     this.#primary.update(primaries);
     this.#backup?.update(backups);
+    // A server may have come back (health, enable, reload, a slow-start step): waiting sessions try again.
+    this.queue.wake();
   }
 
   /**
@@ -132,6 +140,15 @@ export class Pool implements PassiveHealthHost {
     // A retry that has tried every primary still up (they failed before health said so): the
     // backups are next, rather than a 502 while the checks catch up.
     return pickUntried(this.#backup, this.#eligibleBackups, ctx, tried);
+  }
+
+  /**
+   * Whether waiting could help a session that found no server: some server of the set it picks
+   * from is eligible and not yet tried, so it is only at maxConnections (tcp queue, pool/queue.ts).
+   */
+  hasWaitable(tried: readonly Server[] | null): boolean {
+    for (const s of this.#eligible) if (tried === null || !tried.includes(s)) return true;
+    return false;
   }
 
   find(address: string): Server | undefined {

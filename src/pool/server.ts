@@ -35,6 +35,8 @@ export class Server implements Schedulable {
   /** The pool of the newest generation that holds this server: a health or admin change made
    *  through an older generation's pool (a request still running there) must reach its picks too. */
   home: { rebuild(): void } | null = null;
+  /** That pool's queue of tcp sessions (pool/queue.ts): woken when this server frees a connection. */
+  queue: { wake(): void } | null = null;
   health: Health = 'up';
   admin: AdminState = 'enabled';
   /** Why health is what it is (last check or passive failure), for the admin API. */
@@ -122,6 +124,7 @@ export class Server implements Schedulable {
   releaseConnection(): void {
     this.active--;
     this.held--;
+    this.queue?.wake();
   }
 
   /** Eligible for new sessions: up, enabled, weight > 0 (capacity is checked per pick). */

@@ -4,7 +4,8 @@
 import type { Socket } from 'node:net';
 import { applySocketOptions, socketBytes } from '../net/socket.ts';
 
-export type SessionState = 'accepted' | 'connecting' | 'established' | 'closing';
+/** 'queued': waiting in the pool's queue for a server below maxConnections (tcp, pool/queue.ts). */
+export type SessionState = 'accepted' | 'queued' | 'connecting' | 'established' | 'closing';
 
 /** Why a session ended: one word each, logged in the access line (issue 2 §6). */
 export type EndReason =
@@ -18,6 +19,7 @@ export type EndReason =
   | 'idle-close'
   | 'connect-failed'
   | 'no-server'
+  | 'queue-timeout'
   | 'source-exhausted'
   | 'drain'
   | 'rejected';

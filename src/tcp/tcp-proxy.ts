@@ -30,6 +30,7 @@ import { ReadBuffers } from '../net/read-buffers.ts';
 import { deliverReads } from '../net/client-reads.ts';
 import { parseClientHello } from '../net/client-hello.ts';
 import { SniRoutes } from './sni-routes.ts';
+import type { QueueWaiter } from '../pool/queue.ts';
 import { isFlushed, send } from '../net/direct-writes.ts';
 
 const kSession = Symbol('tcpSession');
@@ -67,11 +68,13 @@ interface TcpTarget {
   readonly timeouts: SessionTimeouts;
 }
 
-class TcpSession implements SessionOwner, Attempt {
+class TcpSession implements SessionOwner, Attempt, QueueWaiter {
   readonly proxy: TcpProxy;
   readonly info: ClientInfo;
   session!: Session;
   target!: TcpTarget;
+  /** Waiting in the pool's queue for a server below maxConnections (pool/queue.ts). */
+  queued = false;
   /** Servers already tried (allocated on the first retry only). */
   tried: Server[] | null = null;
   attempts = 0;
@@ -116,6 +119,14 @@ class TcpSession implements SessionOwner, Attempt {
 
   terminate(_session: Session, reason: EndReason, reset: boolean): void {
     this.proxy.terminateSession(this, reason, reset);
+  }
+
+  retry(): boolean {
+    return this.proxy.retryQueued(this);
+  }
+
+  queueTimeout(): void {
+    this.proxy.queueTimedOut(this);
   }
 }
 
@@ -220,12 +231,57 @@ export class TcpProxy {
   #connectNext(ts: TcpSession): void {
     const { session } = ts;
     if (ts.clientClosed) return this.#finish(ts);
-    const server = nextServer(ts.target.pool, { clientAddress: session.clientAddress, destination: this.#destination }, ts);
+    const pool = ts.target.pool;
+    const server = nextServer(pool, { clientAddress: session.clientAddress, destination: this.#destination }, ts);
     if (server === null) {
+      // Every server it may use is at maxConnections: wait for one in the pool's queue
+      // (timeouts.queue), as HAProxy's backend queue does, rather than close at once.
+      if (pool.hasWaitable(ts.tried) && pool.queue.enqueue(ts)) {
+        ts.queued = true;
+        session.state = 'queued';
+        return;
+      }
       this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
       closeSocket(session.client);
       return;
     }
+    this.#connectTo(ts, server);
+  }
+
+  /** The pool's queue woke a waiting session: pick again. False: still no server, keep waiting. */
+  retryQueued(ts: TcpSession): boolean {
+    if (ts.clientClosed || ts.finished) return true;
+    const pool = ts.target.pool;
+    const server = nextServer(pool, { clientAddress: ts.session.clientAddress, destination: this.#destination }, ts);
+    if (server === null && pool.hasWaitable(ts.tried)) return false;
+    ts.queued = false;
+    if (server !== null) {
+      this.#connectTo(ts, server);
+      return true;
+    }
+    // No server left that it could wait for (they went down or were drained): closed as before queues.
+    this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
+    closeSocket(ts.session.client);
+    return true;
+  }
+
+  /**
+   * timeouts.queue passed with every server still full: the client is closed with a FIN, as
+   * HAProxy closes a tcp stream after `timeout queue`. What the client sent meanwhile is read and
+   * dropped first, so that closing does not turn into a RST (the kernel resets a socket closed
+   * with unread bytes).
+   */
+  queueTimedOut(ts: TcpSession): void {
+    ts.queued = false;
+    if (ts.clientClosed || ts.finished) return;
+    this.#setReason(ts, 'queue-timeout');
+    const client = ts.session.client;
+    client.resume();
+    closeSocket(client);
+  }
+
+  #connectTo(ts: TcpSession, server: Server): void {
+    const session = ts.session;
     session.state = 'connecting';
     session.serverAddress = server.address;
     server.holdConnection();
@@ -314,6 +370,10 @@ export class TcpProxy {
     if (ts.finished) return;
     ts.finished = true;
     const { session } = ts;
+    if (ts.queued) {
+      ts.queued = false;
+      ts.target.pool.queue.remove(ts);
+    }
     if (ts.server !== null) ts.server.releaseConnection();
     if (session.server !== null && !session.server.destroyed) session.server.destroy();
     if (!session.client.destroyed) session.client.destroy();
