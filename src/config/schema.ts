@@ -217,6 +217,8 @@ const pool = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
+  /** The JSON Schema an editor checks the file against (config/fullproxy.schema.json): accepted and ignored. */
+  $schema: z.string().optional(),
   admin: z
     .strictObject({
       listen: hostPort(true).default(DEFAULTS.admin.listen),

@@ -252,8 +252,6 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
   const cases: [string, Record<string, unknown>, Record<string, unknown>, string][] = [
     ['listeners[].tls.alpn "h2" on http', { protocol: 'http', tls: { certificates: [{ cert: 'site.crt', key: 'site.key' }], alpn: ['http/1.1', 'h2'] } }, {}, 'listeners[0].tls.alpn[1]: "h2" not implemented yet (HTTP/2 to clients: no open issue yet); use "http/1.1"'],
     ['listeners[].protocol "udp"', { protocol: 'udp' }, {}, 'listeners[0].protocol: "udp" not implemented yet (udp listeners: no open issue plans them); use "tcp" or "http"'],
-    ['listeners[].limits.perClient', { limits: { maxConnections: 100, perClient: { maxConnections: 10, newPerSecond: 5 } } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
-    ['listeners[].limits.perClient, empty', { limits: { perClient: {} } }, {}, 'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it'],
   ];
   for (const [name, listener, pool, line] of cases) {
     it(`${name}: exactly its line`, () => {
@@ -261,32 +259,8 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     });
   }
 
-  it('one line per refused block, never also what is wrong inside it', () => {
-    assert.deepEqual(errorsOf(minimal({ limits: { perClient: { maxConnections: -1, bogus: 1 } } })), [
-      'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
-    ]);
-  });
-
-  it('the rest of the file is still checked in the same pass, lines in document order', () => {
-    const input = {
-      listeners: [
-        { name: 'web', listen: '127.0.0.1:8080', protocol: 'http', pool: 'ap', limits: { perClient: {} } },
-        { name: 'web', listen: '127.0.0.1:8081', protocol: 'tcp', pool: 'app' },
-      ],
-      pools: [{ name: 'app', servers: [{ address: '127.0.0.1:9001' }] }],
-    };
-    // Cross-references (pass 2) run: the refused keys are not shape errors.
-    assert.deepEqual(errorsOf(input), [
-      'listeners[0].pool: no pool named "ap"',
-      'listeners[0].limits.perClient: not implemented yet (per-client limits: issue 17); remove it',
-      'listeners[1].name: duplicate name "web"',
-    ]);
-    // And schema errors elsewhere are reported beside them.
-    assert.deepEqual(errorsOf(minimal({ listen: 'nowhere' }, { retries: 11 })), [
-      'listeners[0].listen: expected host:port, got "nowhere"',
-      'pools[0].retries: expected an integer <= 10, got 11',
-    ]);
-  });
+  // The mechanism for key rows (one line per block, nothing from inside it, the rest checked in
+  // the same pass) is tested with a table of its own below: rows leave NOT_IMPLEMENTED as features land.
 
   it('every listener and pool is checked, not only the first', () => {
     const input = {
@@ -326,13 +300,6 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     assert.equal(result.config.pools[0]?.healthCheck, undefined);
   });
 
-  it('leaves the caller\'s object alone', () => {
-    const input = minimal({ limits: { perClient: { maxConnections: 1 } } }, { persistence: { type: 'source-ip' } });
-    const before = structuredClone(input);
-    errorsOf(input);
-    assert.deepEqual(input, before);
-  });
-
   it('every key of the schema is either acted on or refused (a new key must be sorted here)', () => {
     // Leaf paths of the schema, as docs.test.ts walks them; a refused block covers everything under it.
     type Def = { type: string; [key: string]: unknown };
@@ -361,6 +328,7 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
     // Keys the running version acts on (checked against src/ when this list was written). protocol
     // "udp" is refused by value; the key itself is acted on for "tcp" and "http".
     const actedOn = new Set([
+      '$schema', // an editor hint, accepted and ignored: it asks nothing of the proxy
       'admin.listen', 'admin.token', 'drainTimeout', 'limits.maxSessions', 'limits.onFull', 'logging.level', 'logging.access',
       'listeners[].name', 'listeners[].listen', 'listeners[].protocol', 'listeners[].pool',
       'listeners[].acceptProxyProtocol.from', 'listeners[].acceptProxyProtocol.timeout',
@@ -368,13 +336,13 @@ describe('keys not implemented yet are refused with their JSON path (SPEC: the c
       'listeners[].forwardedHeaders.xForwardedFor', 'listeners[].forwardedHeaders.trustedProxies', 'listeners[].underscoresInHeaders',
       'listeners[].timeouts.clientIdle', 'listeners[].timeouts.requestHeaders', 'listeners[].timeouts.requestBody', 'listeners[].timeouts.httpKeepAlive',
       'listeners[].idleReset', 'listeners[].tcpKeepAlive', 'listeners[].limits.maxConnections', 'listeners[].limits.maxHeaderBytes',
-      'listeners[].acl[].action', 'listeners[].acl[].source',
+      'listeners[].acl[].action', 'listeners[].acl[].source', 'listeners[].limits.perClient.maxConnections', 'listeners[].limits.perClient.newPerSecond',
       'listeners[].tls.certificates[].cert', 'listeners[].tls.certificates[].key', 'listeners[].tls.minVersion', 'listeners[].tls.handshakeTimeout', 'listeners[].tls.alpn',
       'pools[].name', 'pools[].scheduler', 'pools[].servers[].address', 'pools[].servers[].weight', 'pools[].servers[].maxConnections', 'pools[].servers[].backup',
       'pools[].sendProxyProtocol', 'pools[].timeouts.connect', 'pools[].timeouts.serverIdle', 'pools[].timeouts.response', 'pools[].timeouts.queue',
       'pools[].tcpKeepAlive', 'pools[].connectionPool.maxIdlePerServer', 'pools[].connectionPool.idleTimeout', 'pools[].connectionPool.reuse',
       'pools[].source.addresses', 'pools[].source.portRange', 'pools[].source.onExhausted', 'pools[].source.queueTimeout', 'pools[].source.queueLength',
-      'pools[].retries', 'pools[].tls.servername', 'pools[].tls.ca', 'pools[].tls.verify',
+      'pools[].retries', 'pools[].slowStart', 'pools[].tls.servername', 'pools[].tls.ca', 'pools[].tls.verify',
       'pools[].healthCheck.type', 'pools[].healthCheck.interval', 'pools[].healthCheck.timeout', 'pools[].healthCheck.rise', 'pools[].healthCheck.fall',
       'pools[].healthCheck.path', 'pools[].healthCheck.host', 'pools[].healthCheck.expectStatus',
       'pools[].persistence.type', 'pools[].persistence.timeout', 'pools[].persistence.netmask', 'pools[].persistence.netmask6', 'pools[].persistence.name',
