@@ -80,6 +80,8 @@ class TcpSession implements SessionOwner, Attempt, QueueWaiter {
   attempts = 0;
   server: Server | null = null;
   clientClosed = false;
+  /** The client's FIN came before the server connection existed: sent once it does. */
+  clientEnded = false;
   serverClosed = false;
   finished = false;
   /** The server socket is paused until the client drains. */
@@ -178,7 +180,11 @@ export class TcpProxy {
     client.on('error', (err: NodeJS.ErrnoException) => this.#onClientError(ts, err));
     client.on('end', () => {
       this.#setReason(ts, 'client-close');
-      session.server?.end(); // the client's FIN, forwarded after what is queued
+      // The client's FIN, forwarded after what is queued. It can come while the server connection
+      // is being made: a reader that ran first (PROXY header, ClientHello) resumed the socket, and
+      // Node emits 'end' for a FIN behind an empty buffer even on a paused socket (issue 17, fuzzing).
+      if (session.server === null) ts.clientEnded = true;
+      else session.server.end();
     });
     client.on('close', () => {
       ts.clientClosed = true;
@@ -339,6 +345,7 @@ export class TcpProxy {
     deliverReads(session.client, onClientData);
     socket.on('drain', onServerDrain);
     session.client.resume();
+    if (ts.clientEnded) socket.end();
   }
 
   #onClientError(ts: TcpSession, err: NodeJS.ErrnoException): void {
