@@ -4,7 +4,7 @@
 // name the same metrics with the same types.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
@@ -92,7 +92,7 @@ test('promtool check metrics passes on a live scrape taken after traffic', (t) =
   const bin = promtool();
   if (bin === null) return t.skip('promtool is not installed (Debian package "prometheus"; .ci/run installs it)');
   for (const [when, s] of [['during', traffic.during], ['after', traffic.after]] as const) {
-    const r = spawnSync(bin, ['check', 'metrics'], { input: s.text, encoding: 'utf8' });
+    const r: SpawnSyncReturns<string> = spawnSync(bin, ['check', 'metrics'], { input: s.text, encoding: 'utf8' });
     assert.equal(r.status, 0, `promtool on the scrape ${when} traffic:\n${r.stdout}${r.stderr}`);
     assert.equal(`${r.stdout}${r.stderr}`.trim(), '', 'no lint remarks either');
   }
