@@ -280,6 +280,23 @@ describe('Pool.pick with source-ip persistence', () => {
     assert.notEqual((other.persistence as SourceIpPersistence).table, (next.persistence as SourceIpPersistence).table);
   });
 
+  it('every pick of the client refreshes its entry: `timeout` counts from the last session, not the first', () => {
+    let now = 0;
+    const cfg = poolConfig({ type: 'source-ip', timeout: 1_000 }, [{ address: A }, { address: B }]);
+    // The table with a test clock, handed over as a reload hands it over.
+    const before = new Pool(cfg, log);
+    Object.defineProperty(before, 'persistence', { value: new SourceIpPersistence(32, 128, 1_000, new StickTable(100, { now: () => now })) });
+    const pool = new Pool(cfg, log, before);
+    pool.activate();
+    const first = pool.pick(ctx('127.0.0.2'))!;
+    for (let i = 0; i < 5; i++) {
+      now += 900;
+      assert.equal(pool.pick(ctx('127.0.0.2')), first, `${now} ms after the first session, 900 ms after the last`);
+    }
+    now += 1_001;
+    assert.equal(pool.pick(ctx('127.0.0.2')), pool.servers.find((s) => s !== first), 'idle past the timeout: rr picks the other');
+  });
+
   it('a client address that is not IP is scheduled, not stuck', () => {
     const pool = new Pool(poolConfig({ type: 'source-ip' }, [{ address: A }, { address: B }]), log);
     const first = pool.pick(ctx(''));
