@@ -277,7 +277,11 @@ async function runBench(opts: Options, tools: Tools, reg: ProcessRegistry, dir: 
 
   const nofile = openFileLimit();
   const servers = await startServers(reg, tools, dir, nofile);
-  const env: BenchEnv = { reg, tools, dir, repoRoot: REPO_ROOT, node: process.execPath, nofile, clkTck: clockTicksPerSecond(), servers: servers.addresses, log };
+  // fullproxy as shipped (Dockerfile): the bundle, built the same way, not the .ts sources.
+  const built = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build.ts'), join(dir, 'dist')], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`npm run build failed: ${built.stderr}`);
+  const fullproxy = join(dir, 'dist', 'fullproxy.mjs');
+  const env: BenchEnv = { reg, tools, dir, repoRoot: REPO_ROOT, node: process.execPath, fullproxy, nofile, clkTck: clockTicksPerSecond(), servers: servers.addresses, log };
 
   const perTarget = (id: ScenarioId): number => settings.repetitions * (settings.warmupS + (SCENARIOS[id].windowFactor ?? 1) * settings.durationS + 0.5) + 1;
   const loadS = opts.scenarios.filter((s) => ['S1', 'S2', 'S3', 'S4', 'S5', 'S7'].includes(s)).reduce((sum, id) => sum + opts.targets.length * perTarget(id), 0);

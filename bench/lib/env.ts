@@ -94,6 +94,8 @@ export interface BenchEnv {
   readonly repoRoot: string;
   /** Node 24 (the one running this script) for fullproxy and the Node peers */
   readonly node: string;
+  /** The form of fullproxy the image runs: the bundle scripts/build.ts made for this run (dir/dist). */
+  readonly fullproxy: string;
   readonly nofile: number;
   readonly clkTck: number;
   /** the two real servers, host:port */

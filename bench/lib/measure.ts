@@ -99,6 +99,7 @@ export async function idleMemorySample(ctx: ScenarioContext, t: RunningTarget, m
     await sleep(ctx.settings.quick ? 500 : 1000);
     const rss1 = rssKiB(t.pids());
     const s: Sample = { requests: count, errors: report.failed, connections: report.ready, fdDelta: fds - fds0, rssBeforeKiB: rss0, rssAfterKiB: rss1 };
+    if (t.rssAtStartKiB !== null) s.rssStartKiB = t.rssAtStartKiB;
     if (report.ready > 0) s.kibPerConn = (rss1 - rss0) / report.ready;
     return s;
   } finally {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROXY_CPU, freePort, type BenchEnv } from './env.ts';
 import { writeConfig } from './configs.ts';
-import { processTree, waitForPort, type Child } from './procs.ts';
+import { processTree, rssKiB, waitForPort, type Child } from './procs.ts';
 import { benchCertificate } from './certs.ts';
 
 /** The plain-text targets of S1–S3, S6, S7. */
@@ -55,6 +55,8 @@ export interface RunningTarget {
   readonly child: Child | null;
   /** the proxy's process tree now (nginx: master + worker) */
   pids(): number[];
+  /** VmRSS of that tree just after start, before any load (S6's baseline); null for the direct path */
+  readonly rssAtStartKiB: number | null;
   /** null while healthy, else why not */
   failure(): string | null;
   stop(): Promise<void>;
@@ -62,11 +64,10 @@ export interface RunningTarget {
 
 export class StartError extends Error {}
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PEER = fileURLToPath(new URL('../peers/node-http-proxy.ts', import.meta.url));
 const NET_PIPE = fileURLToPath(new URL('../peers/node-net-pipe.ts', import.meta.url));
 
-/** Startup includes Node compiling TypeScript-stripped sources; generous but bounded. */
+/** Generous but bounded (nginx and HAProxy start in milliseconds, Node in a few hundred). */
 const START_TIMEOUT_MS = 20_000;
 
 let seq = 0;
@@ -75,7 +76,7 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
   const host = '127.0.0.1';
   if (name === 'direct') {
     const [h, p] = splitHostPort(env.servers[0]);
-    return { name, host: h, port: p, child: null, pids: () => [], failure: () => null, stop: async () => {} };
+    return { name, host: h, port: p, child: null, pids: () => [], rssAtStartKiB: null, failure: () => null, stop: async () => {} };
   }
   const port = await freePort();
   const n = ++seq;
@@ -90,7 +91,7 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
     case 'fullproxy-tcp':
     case 'fullproxy-http': {
       const cfg = writeConfig(env.dir, `${name}.json`, `${name}-${n}.json`, { PORT: port, SERVER1: server1, SERVER2: server2 });
-      child = pinned(env.node, [join(REPO_ROOT, 'src/main.ts'), '--config', cfg]);
+      child = pinned(env.node, [env.fullproxy, '--config', cfg]);
       break;
     }
     case 'haproxy-tcp':
@@ -118,7 +119,7 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
     case 'fullproxy-https-rsa': {
       const c = benchCertificate(env.dir, name.endsWith('-rsa') ? 'rsa' : 'ec');
       const cfg = writeConfig(env.dir, 'fullproxy-https.json', `${name}-${n}.json`, { PORT: port, SERVER1: server1, SERVER2: server2, CERT: c.cert, KEY: c.key });
-      child = pinned(env.node, [join(REPO_ROOT, 'src/main.ts'), '--config', cfg]);
+      child = pinned(env.node, [env.fullproxy, '--config', cfg]);
       break;
     }
     case 'haproxy-https':
@@ -154,11 +155,16 @@ export async function startTarget(env: BenchEnv, name: TargetName): Promise<Runn
     await child.stop(1000);
     throw new StartError(why);
   }
+  // Idle RSS just after start: what an operator sees before traffic (issue 18 §11). A short settle
+  // lets the startup's garbage and nginx's worker fork land.
+  await new Promise((r) => setTimeout(r, 500));
+  const rssAtStartKiB = child.exited ? null : rssKiB(processTree(child.pid));
   return {
     name,
     host,
     port,
     child,
+    rssAtStartKiB,
     pids: () => (child.exited ? [] : processTree(child.pid)),
     failure: () => (child.exited ? child.lastWords() : null),
     // A short grace: the bench needs no graceful drain, and a proxy that hangs on exit costs run time.

@@ -27,6 +27,8 @@ export const METRICS = [
   'connections',
   /** S6: file descriptors the proxy opened for the idle connections */
   'fdDelta',
+  /** S6: VmRSS of the proxy just after start, before any load (RunningTarget.rssAtStartKiB) */
+  'rssStartKiB',
   'rssBeforeKiB',
   'rssAfterKiB',
   'kibPerConn',
