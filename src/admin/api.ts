@@ -84,6 +84,7 @@ export function pools(proxy: Proxy): Record<string, unknown>[] {
   return proxy.poolList().map((p) => ({
     name: p.name,
     scheduler: p.config.scheduler,
+    persistence: p.persistence?.view() ?? null,
     queue: queueOf(p),
     servers: p.servers.map((s) => ({ address: s.address, ...serverRow(proxy, p, s) })),
   }));

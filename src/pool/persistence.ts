@@ -35,6 +35,8 @@ export interface Persistence {
   serverOf(key: StickyKey): Server | undefined;
   /** The client of `key` was sent to `server`: remember it (source-ip) or leave it to the response (cookie). */
   remember(key: StickyKey, server: Server): void;
+  /** What the admin API shows of it (GET /api/v1/pools). */
+  view(): Record<string, unknown>;
 }
 
 /** The persistence of a pool; `previous`: its predecessor's (reload), whose source-ip table is kept when it still fits. */
@@ -117,6 +119,10 @@ export class SourceIpPersistence implements Persistence {
   /** Every pick refreshes its entry (and gives it the pool's current timeout). */
   remember(key: StickyKey, server: Server): void {
     this.table.set(key, server, this.#setOptions);
+  }
+
+  view(): Record<string, unknown> {
+    return { type: this.type, timeoutMs: this.#setOptions.ttl, netmask: this.netmask, netmask6: this.netmask6, entries: this.table.size, maxEntries: this.table.max };
   }
 }
 
@@ -245,6 +251,10 @@ export class CookiePersistence implements Persistence {
 
   remember(_key: StickyKey, _server: Server): void {
     // The response carries it (setCookieLine).
+  }
+
+  view(): Record<string, unknown> {
+    return { type: this.type, name: this.name };
   }
 
   idOf(server: Server): string | undefined {

@@ -61,4 +61,7 @@ test('drain (tcp, source-ip): the established session finishes on its server; ne
   // Enabled again: the client stays where it was moved.
   await setAdmin(admin, 'app', stuck.address, 'enable');
   for (let i = 0; i < 3; i++) assert.equal(await whoServesTcp(port, '127.0.0.2'), moved);
+  // The admin API shows the table: one client address.
+  const r = (await (await fetch(`http://127.0.0.1:${admin}/api/v1/pools`)).json()) as { pools: Array<{ name: string; persistence: unknown }> };
+  assert.deepEqual(r.pools.find((x) => x.name === 'app')?.persistence, { type: 'source-ip', timeoutMs: 300_000, netmask: 32, netmask6: 128, entries: 1, maxEntries: 100_000 });
 });
