@@ -78,7 +78,7 @@ test('bad reloads change nothing, are reported and logged, and leave traffic alo
     p.rewrite({ ...base, pools: [base.pools[0], { name: 'a', servers: [{ address: '10.0.0.1' }] }] });
     const s = await sighup(p);
     assert.equal(s.config.generation, 1);
-    await waitFor(() => p.lines.some((l) => l['msg'] === 'reload failed: pools[1].servers[0].address: expected host:port, got "10.0.0.1"'), 5_000, 'the problem logged with its JSON path');
+    await waitFor(() => p.lines.some((l) => /^reload failed: pools\[1\]\.servers\[0\]\.address: expected host:port, got "10\.0\.0\.1" \(line \d+, column \d+\)$/.test(String(l['msg']))), 5_000, 'the problem logged with its JSON path');
     assert.equal(await squatterFree(heldPort), false, 'the port of the failed reload is still the other process\'s');
 
     // A good reload now applies.
