@@ -9,7 +9,7 @@ import { LOG_LEVELS, overrideLogLevel, run, type LogLevel } from './run.ts';
 
 const USAGE = `usage:
   fullproxy [--config PATH] [--log-level LEVEL]   run (default PATH: ${DEFAULTS.configPath})
-  fullproxy check --config PATH                   validate a config, print errors, exit 0/1; start nothing
+  fullproxy check --config PATH [PATH ...]        validate configs, print errors, exit 0/1; start nothing
   fullproxy demo [--log-level LEVEL]              three loopback HTTP servers with the proxy in front of them
   fullproxy --version                             print the version and the Node version
   fullproxy --help                                this text`;
@@ -33,14 +33,23 @@ signals (run, demo):
 
 exit codes: 0 ok, 1 invalid config or cannot start, 2 bad command line`;
 
-function check(path: string): number {
-  const result = loadConfigFile(path);
-  if (!result.ok) {
-    for (const line of result.errors) process.stderr.write(`${line}\n`);
-    return 1;
+/**
+ * Validates each file; 1 if any is invalid. Several files (a shell glob: `--config examples/*.json`
+ * arrives as one --config and more arguments) put the file's name before each of its problems;
+ * one file keeps the plain `json.path: message` lines.
+ */
+function check(paths: readonly string[]): number {
+  let status = 0;
+  for (const path of paths) {
+    const result = loadConfigFile(path);
+    if (result.ok) {
+      process.stdout.write(`${path}: valid\n`);
+      continue;
+    }
+    status = 1;
+    for (const line of result.errors) process.stderr.write(paths.length > 1 && !line.startsWith(`${path}: `) ? `${path}: ${line}\n` : `${line}\n`);
   }
-  process.stdout.write(`${path}: valid\n`);
-  return 0;
+  return status;
 }
 
 function version(): string {
@@ -80,7 +89,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'run';
-  if (positionals.length > 1) return usageError(`unexpected argument "${positionals[1]}"`);
+  // check takes more files after its --config PATH (what a shell glob expands to); nothing else takes arguments.
+  if (positionals.length > 1 && !(command === 'check' && values.config !== undefined)) return usageError(`unexpected argument "${positionals[1]}"`);
   const logLevel = values['log-level'];
   if (logLevel !== undefined && !isLogLevel(logLevel)) return usageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   if (logLevel !== undefined && command !== 'check') overrideLogLevel(logLevel);
@@ -88,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       if (values.config === undefined) return usageError('check needs --config PATH');
       if (logLevel !== undefined) return usageError('check does not log: --log-level applies to run and demo');
-      return check(values.config);
+      return check([values.config, ...positionals.slice(1)]);
     case 'demo': {
       if (values.config !== undefined) return usageError('demo writes its own config: --config applies to run and check');
       const { runDemo } = await import('./demo.ts');

@@ -250,6 +250,21 @@ test('`npx fullproxy check --config` passes for every config the repository ship
   }
 });
 
+test('`npx fullproxy check --config config/examples/*.json`, as a shell expands it: every file checked, each named; one bad file makes it exit 1', () => {
+  const r = spawnSync('sh', ['-c', 'npx --offline --no-install fullproxy check --config config/examples/*.json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  const examples = readdirSync(join(ROOT, 'config/examples')).filter((f) => f.endsWith('.json')).sort();
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').sort(), examples.map((f) => `config/examples/${f}: valid`));
+  const dir = mkdtempSync(join(tmpdir(), 'fullproxy-glob-'));
+  writeFileSync(join(dir, 'bad.json'), '{"listeners": []}');
+  const bad = spawnSync(NODE, [join(ROOT, 'src/main.ts'), 'check', '--config', join(ROOT, 'config/examples/http.json'), join(dir, 'bad.json')], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stdout, `${join(ROOT, 'config/examples/http.json')}: valid\n`);
+  assert.match(bad.stderr, new RegExp(`^${join(dir, 'bad.json').replace(/[.]/g, '\\.')}: listeners: `, 'm'), 'each problem names its file');
+  // Only check takes more arguments.
+  assert.equal(spawnSync(NODE, [join(ROOT, 'src/main.ts'), 'run', 'extra'], { encoding: 'utf8' }).status, 2);
+});
+
 test('the package bin: `npx fullproxy` in the repository runs src/main.ts on the pinned Node', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
   assert.equal(pkg.bin['fullproxy'], 'src/main.ts');
