@@ -32,8 +32,8 @@ function view(): AdminView {
   } as Partial<AdminView> as AdminView;
 }
 
-test('every metric has one HELP and one TYPE line, samples or not', () => {
-  const text = createMetricsRegistry(view()).metrics();
+test('every metric has one HELP and one TYPE line, samples or not', async () => {
+  const text = await createMetricsRegistry(view()).metrics();
   for (const m of METRICS) {
     assert.equal(text.split('\n').filter((l) => l === `# TYPE ${m.name} ${m.type}`).length, 1, m.name);
     assert.equal(text.split('\n').filter((l) => l.startsWith(`# HELP ${m.name} `)).length, 1, m.name);
@@ -41,14 +41,14 @@ test('every metric has one HELP and one TYPE line, samples or not', () => {
   assert.ok(text.endsWith('\n'));
 });
 
-test('label values are escaped: backslash, double quote, line feed', () => {
-  const text = createMetricsRegistry(view()).metrics();
+test('label values are escaped: backslash, double quote, line feed', async () => {
+  const text = await createMetricsRegistry(view()).metrics();
   const line = text.split('\n').find((l) => l.startsWith('fullproxy_listener_tls_certificate_expiry_seconds{'));
   assert.equal(line, `fullproxy_listener_tls_certificate_expiry_seconds{listener="web",certificate="/etc/c\\"e\\\\rt.pem",subject="CN=a \\"quoted\\"\\nname"} ${Date.UTC(2030, 0, 1) / 1000}`);
 });
 
-test('histograms are cumulative, end in +Inf equal to _count, and carry _sum in seconds', () => {
-  const lines = createMetricsRegistry(view()).metrics().split('\n');
+test('histograms are cumulative, end in +Inf equal to _count, and carry _sum in seconds', async () => {
+  const lines = (await createMetricsRegistry(view()).metrics()).split('\n');
   const buckets = lines.filter((l) => l.startsWith('fullproxy_listener_rq_duration_seconds_bucket{listener="web"'));
   assert.equal(buckets[0], 'fullproxy_listener_rq_duration_seconds_bucket{listener="web",le="0.0005"} 2');
   assert.ok(buckets.includes('fullproxy_listener_rq_duration_seconds_bucket{listener="web",le="0.01"} 3'));
