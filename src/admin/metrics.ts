@@ -5,7 +5,7 @@
 // 'prom-client' 65.2 MB; issue 18 §11), and its observe() hashes a label set per call.
 // Names: fullproxy_<scope>_<cx|rq|bytes|...>_<what>[_total] (DESIGN §2.10); docs/metrics.md lists
 // them all, test/repo-rules.test.ts and test/e2e/metrics/ keep the two in step, and
-// `promtool check metrics` runs on a live scrape (test/e2e/metrics/promtool.test.ts).
+// `promtool check metrics` runs on a live scrape (test/e2e/metrics/metrics.test.ts).
 import { readdirSync, readFileSync } from 'node:fs';
 import type { AdminView as Proxy } from './view.ts';
 import { VERSION } from '../version.ts';
