@@ -36,6 +36,8 @@ import { AdminServer } from './admin/admin-server.ts';
 import { clientReadsMode } from './net/client-reads.ts';
 import { directWritesMode } from './net/direct-writes.ts';
 import { FAST_PATHS_OFF } from './net/fast-paths.ts';
+import { TICKET_KEY_CALLBACK, ticketKeyRing } from './listener/tls.ts';
+import { clock } from './util/clock.ts';
 
 export class Runtime implements AdminView {
   readonly log: Logger;
@@ -61,8 +63,12 @@ export class Runtime implements AdminView {
   configPath: string | null;
   /** Listener counters by name: they outlive generations and a change of address. */
   readonly #counters = new Map<string, ListenerCounters>();
-  /** TLS session-ticket keys by listener name (48 random bytes, made once per process). */
+  /**
+   * TLS session-ticket key seeds by listener name (48 random bytes, made once per process): each
+   * finds its listener's key ring (listener/tls.ts ticketKeyRing), rotated from one clock tick.
+   */
   readonly #ticketKeys = new Map<string, Buffer>();
+  #stopTicketRotation: (() => void) | null = null;
   /** http listeners by name: the generation that takes new requests, and the drain flag. */
   readonly #slots = new Map<string, ListenerSlot>();
   /** Listeners no longer in the config (or at an old address), draining their sessions. */
@@ -112,8 +118,17 @@ export class Runtime implements AdminView {
 
   ticketKeysFor(listener: string): Buffer {
     let k = this.#ticketKeys.get(listener);
-    if (k === undefined) this.#ticketKeys.set(listener, (k = randomBytes(48)));
+    if (k === undefined) {
+      this.#ticketKeys.set(listener, (k = randomBytes(48)));
+      if (!TICKET_KEY_CALLBACK && this.#ticketKeys.size === 1) this.log.warn({ node: process.version }, 'TLS session-ticket keys change only at a reload, not every hour: this Node lacks the ticket key callback');
+      this.#stopTicketRotation ??= clock.onTick((now) => this.#rotateTicketKeys(now));
+    }
     return k;
+  }
+
+  /** On the shared clock tick: each listener's ticket keys rotate when their interval is over. */
+  #rotateTicketKeys(now: number): void {
+    for (const [listener, seed] of this.#ticketKeys) if (ticketKeyRing(seed).rotateIfDue(now)) this.log.debug({ listener }, 'TLS session-ticket key rotated');
   }
 
   countersFor(listener: string): ListenerCounters {
@@ -334,6 +349,8 @@ export class Runtime implements AdminView {
     for (const c of this.#gen.connectors.values()) c.close(); // connections still waiting for a source port fail now
     await this.admin?.close();
     this.#loopDelay.disable();
+    this.#stopTicketRotation?.();
+    this.#stopTicketRotation = null;
     return result;
   }
 
