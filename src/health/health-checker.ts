@@ -226,8 +226,12 @@ export class HealthChecker {
       if (s.checkDue === 0) s.checkDue = now + Math.floor(Math.random() * interval);
       if (now < s.checkDue) continue;
       // ±5 % jitter keeps servers that happened to line up from staying lined up. Due again one
-      // interval from now, so the queue never holds a server twice.
-      s.checkDue = now + Math.round(interval * (0.95 + Math.random() * 0.1));
+      // interval after this due time, not after this tick: counted from the tick, every interval
+      // grew by the tick's lateness (a 500 ms interval ran every 750 ms). Fallen behind by a whole
+      // interval (a check that ran long, a stalled loop): from now, no burst to catch up. Either
+      // way it lies ahead, so the queue never holds a server twice.
+      const next = s.checkDue + jittered(interval);
+      s.checkDue = next > now ? next : now + jittered(interval);
       startQueue.push({ checker: this, server: s });
     }
     if (!draining && startHead < startQueue.length) {
@@ -267,6 +271,11 @@ export class HealthChecker {
       }
     }
   }
+}
+
+/** `interval` ±5 %. */
+function jittered(interval: number): number {
+  return Math.round(interval * (0.95 + Math.random() * 0.1));
 }
 
 function plural(n: number, word: string): string {
