@@ -3,6 +3,9 @@
 import type { AdminView as Proxy } from './view.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Server } from '../pool/server.ts';
+import type { Session } from '../session/session.ts';
+import type { AdminAnswer } from './acl-api.ts';
+import { parseSessionQuery, SCAN_BUDGET } from './session-query.ts';
 
 /** GET /api/v1/acl, POST /api/v1/acl/deny, DELETE /api/v1/acl/deny/:source (runtime denies). */
 export { aclRoute } from './acl-api.ts';
@@ -90,8 +93,45 @@ export function pools(proxy: Proxy): Record<string, unknown>[] {
   }));
 }
 
-export function sessions(proxy: Proxy, limit: number): Record<string, unknown> {
-  return { total: proxy.sessions.size, sessions: proxy.sessions.snapshot(limit) };
+/**
+ * GET /api/v1/sessions?listener&pool&server&client&state&minIdle&limit&after: one page of the
+ * session table (session-query.ts: the filters, the page, why a call examines a bounded slice).
+ * `total` is the whole table; `next` the cursor of the next page, null at the end.
+ */
+export function sessions(proxy: Proxy, params: URLSearchParams): AdminAnswer {
+  const now = Date.now();
+  const parsed = parseSessionQuery(params, now);
+  if (!parsed.ok) return { status: 400, body: { errors: parsed.errors } };
+  const { limit, after, match } = parsed.query;
+  const page = proxy.sessions.page(after, limit, SCAN_BUDGET, match);
+  const rows = page.sessions.map((s) => s.toJSON(now));
+  return { status: 200, body: { total: proxy.sessions.size, sessions: rows, next: page.next === 0 ? null : String(page.next) } };
+}
+
+/** GET /api/v1/sessions/:id: one session's row. */
+export function session(proxy: Proxy, idText: string): AdminAnswer {
+  const found = findSession(proxy, idText);
+  return 'status' in found ? found : { status: 200, body: found.toJSON() };
+}
+
+/**
+ * DELETE /api/v1/sessions/:id: ends the session now with RST to both ends (SPEC: the operator's
+ * kill button), through its owner as the idle sweep does; its access line says `killed`. The
+ * answer is the row as it was just before.
+ */
+export function killSession(proxy: Proxy, idText: string): AdminAnswer {
+  const found = findSession(proxy, idText);
+  if ('status' in found) return found;
+  const row = found.toJSON();
+  found.owner.terminate(found, 'killed', true);
+  proxy.log.info({ session: found.id, listener: found.listener, client: row['client'], server: found.serverAddress }, 'session killed');
+  return { status: 200, body: { killed: row } };
+}
+
+function findSession(proxy: Proxy, idText: string): Session | AdminAnswer {
+  const id = /^[1-9][0-9]{0,14}$/.test(idText) ? Number(idText) : 0;
+  if (id === 0) return { status: 400, body: { errors: [`id: expected a session id (a positive integer), got ${JSON.stringify(idText.slice(0, 60))}`] } };
+  return proxy.sessions.get(id) ?? { status: 404, body: { error: `no session ${id} (it ended, or never was)` } };
 }
 
 /** POST /api/v1/pools/:pool/servers/:address/{drain|enable}; null when pool or server is unknown. */

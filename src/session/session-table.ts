@@ -1,5 +1,5 @@
 // All live sessions: add, remove, one idle sweep on the shared clock tick (close or RST both
-// ends), the drain helpers and the snapshot for the admin API.
+// ends), the drain helpers and the pages of the admin API's listing.
 import { clock, TICK_MS } from '../util/clock.ts';
 import { Session, type SessionOwner, type SessionTimeouts } from './session.ts';
 import type { Socket } from 'node:net';
@@ -100,14 +100,29 @@ export class SessionTable {
     return n;
   }
 
-  snapshot(limit = 1000): Record<string, unknown>[] {
-    const now = Date.now();
-    const rows: Record<string, unknown>[] = [];
+  get(id: number): Session | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /**
+   * One page of the admin listing (GET /api/v1/sessions): the sessions after id `after` that
+   * `match` accepts, at most `limit` of them, examining at most `budget` sessions, so that one call
+   * costs little whatever the table holds (100,000 sessions: issue 18 §7). Ids grow in the order
+   * sessions enter the Map, which is its iteration order, so "after id" resumes where a page
+   * stopped; skipping to it reads only ids. `next` is the id to resume after, 0 once the scan
+   * reached the end of the table.
+   */
+  page(after: number, limit: number, budget: number, match: (s: Session) => boolean): { sessions: Session[]; next: number } {
+    const sessions: Session[] = [];
+    let examined = 0;
     for (const s of this.#sessions.values()) {
-      if (rows.length >= limit) break;
-      rows.push(s.toJSON(now));
+      if (s.id <= after) continue;
+      if (examined === budget || sessions.length === limit) return { sessions, next: after };
+      examined++;
+      after = s.id;
+      if (match(s)) sessions.push(s);
     }
-    return rows;
+    return { sessions, next: 0 };
   }
 }
 

@@ -22,7 +22,9 @@ export type EndReason =
   | 'queue-timeout'
   | 'source-exhausted'
   | 'drain'
-  | 'rejected';
+  | 'rejected'
+  /** DELETE /api/v1/sessions/:id: the operator's kill button (RST to both ends). */
+  | 'killed';
 
 /** What the session table calls when a session must end (idle, drain); implemented per protocol. */
 export interface SessionOwner {

@@ -34,12 +34,16 @@ after(async () => {
   await b.close();
 });
 
-test('/healthz needs no token; everything else answers 401 without the right one', async () => {
+test('/healthz and the dashboard page need no token; everything else answers 401 without the right one', async () => {
   assert.equal((await fetch(`${base}/healthz`)).status, 200);
-  for (const path of ['/', '/metrics', '/api/v1/stats', '/api/v1/sessions', '/api/v1/pools']) {
+  // The page holds no data (a browser cannot send a bearer header to load it); it asks for the token first.
+  const page = await fetch(`${base}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<meta name="fullproxy-auth" content="bearer">/);
+  for (const path of ['/metrics', '/api/v1/stats', '/api/v1/sessions', '/api/v1/sessions/1', '/api/v1/pools', '/api/v1/acl']) {
     assert.equal((await fetch(`${base}${path}`)).status, 401, path);
     assert.equal((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer wrong!' } })).status, 401, path);
-    assert.equal((await fetch(`${base}${path}`, { headers: auth })).status, 200, path);
+    assert.equal((await fetch(`${base}${path}`, { headers: auth })).status, path === '/api/v1/sessions/1' ? 404 : 200, path);
   }
   assert.equal((await fetch(`${base}/nope`, { headers: auth })).status, 404);
 });
