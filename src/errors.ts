@@ -1,28 +1,64 @@
-// FullproxyError and its stable FP_ERR_* codes: the only place errors are defined (undici's
-// lib/core/errors.js, fastify's FST_ERR_*). Code matches on `code`, never on messages;
-// docs/errors.md lists every code and a test keeps the two in step.
+// The one vocabulary of what went wrong: the names clients and logs see. An http error response
+// carries its failure in `x-fullproxy-reason` (http/status.ts gives each its status); every
+// session's access line says why it ended (`reason`). docs/errors.md has one row per name, a test
+// (test/repo-rules.test.ts) keeps the table and these lists in step, and test/e2e/errors/
+// produces every name through a real proxy.
+//
+// There are no separate error codes: the errors the code matches on (the connector's) carry the
+// reason name itself as `code`, so what a caller tests is what the client and the log see.
 
-export const ERROR_CODES = {
-  FP_ERR_CONFIG_INVALID: 'the configuration failed validation; each problem names its JSON path',
-  FP_ERR_NO_SERVER: 'no server of the pool is up, enabled and under maxConnections',
-  FP_ERR_CONNECT_TIMEOUT: 'the server did not accept the connection within timeouts.connect',
-  FP_ERR_CONNECT_FAILED: 'the connection to the server was refused, reset or unroutable',
-  FP_ERR_SOURCE_EXHAUSTED: 'no source (address, port) toward the server was free',
-  FP_ERR_RESPONSE_TIMEOUT: 'the server sent no response within pools[].timeouts.response',
-  FP_ERR_BAD_RESPONSE: 'the server sent a malformed HTTP response',
-  FP_ERR_SERVER_RESET: 'the server closed or reset the connection before a complete response',
-  FP_ERR_BAD_REQUEST: 'the client sent a malformed HTTP request',
-  FP_ERR_PROXY_HEADER: 'an inbound PROXY protocol header was missing, malformed or late',
-} as const;
+/** What an http request failed of, sent as `x-fullproxy-reason` with FAILURE_STATUS's status. */
+export const HTTP_FAILURES = [
+  'bad-request',
+  'header-too-large',
+  'request-timeout',
+  'no-server',
+  'queue-timeout',
+  'source-exhausted',
+  'connect-failed',
+  'server-reset',
+  'bad-response',
+  'connect-timeout',
+  'response-timeout',
+] as const;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+export type Failure = (typeof HTTP_FAILURES)[number];
 
+/** Why a session ended: one word each, logged in the `session end` access line (issue 2 §6). */
+export const END_REASONS = [
+  'client-close',
+  'server-close',
+  'client-reset',
+  'server-reset',
+  'client-error',
+  'server-error',
+  'idle-reset',
+  'idle-close',
+  'connect-failed',
+  'connect-timeout',
+  'no-server',
+  'queue-timeout',
+  'source-exhausted',
+  'drain',
+  'rejected',
+  'killed',
+] as const;
+
+export type EndReason = (typeof END_REASONS)[number];
+
+/** What a connect attempt died of: an http failure and a session end reason alike (Extract: a
+ *  name dropped from either list no longer compiles where it is produced). */
+export type ConnectFailure = Extract<Failure & EndReason, 'connect-failed' | 'connect-timeout' | 'source-exhausted'>;
+
+/**
+ * A failed connect (pool/connector.ts makes every one): `code` is its reason, matched by callers
+ * (pool/connect.ts, health checks); the message says what happened, for the log.
+ */
 export class FullproxyError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string = ERROR_CODES[code], options?: ErrorOptions) {
+  readonly code: ConnectFailure;
+  constructor(code: ConnectFailure, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'FullproxyError';
     this.code = code;
   }
 }
-

@@ -1,11 +1,12 @@
-// Rules of the repository that no single feature test covers: docs/errors.md and docs/metrics.md
-// match the code, every shipped config passes `check`, and src/ keeps to strippable, typed TS.
+// Rules of the repository that no single feature test covers: docs/errors.md (the reasons) and
+// docs/metrics.md match the code, every shipped config passes `check`, and src/ keeps to strippable, typed TS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ERROR_CODES } from '../src/errors.ts';
+import { END_REASONS, HTTP_FAILURES } from '../src/errors.ts';
+import { FAILURE_STATUS } from '../src/http/status.ts';
 import { METRICS } from '../src/admin/metrics.ts';
 import { NODE, ROOT } from './helpers/fullproxy.ts';
 
@@ -16,8 +17,38 @@ function tableFirstColumn(file: string): string[] {
     .map((l) => l.slice(3, l.indexOf('`', 3)));
 }
 
-test('docs/errors.md lists exactly the FP_ERR_* codes of src/errors.ts', () => {
-  assert.deepEqual(tableFirstColumn('docs/errors.md').sort(), Object.keys(ERROR_CODES).sort());
+/** The rows of docs/errors.md's "Reasons" table: reason → its cells after the name. */
+function reasonRows(): Map<string, string[]> {
+  const text = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8');
+  const start = text.indexOf('\n## Reasons\n');
+  assert.ok(start >= 0, 'docs/errors.md has a "## Reasons" section');
+  const end = text.indexOf('\n## ', start + 1);
+  const rows = new Map<string, string[]>();
+  for (const line of text.slice(start, end < 0 ? undefined : end).split('\n')) {
+    if (!line.startsWith('| `')) continue;
+    const cells = line.slice(1, -1).split(' | ').map((c) => c.trim());
+    const name = cells[0]!.slice(1, -1);
+    assert.ok(!rows.has(name), `${name} is listed once`);
+    rows.set(name, cells.slice(1));
+  }
+  return rows;
+}
+
+test('docs/errors.md lists exactly the reasons of src/errors.ts, each with its http status and whether it ends a session', () => {
+  const rows = reasonRows();
+  const names = new Set<string>([...HTTP_FAILURES, ...END_REASONS]);
+  assert.deepEqual([...rows.keys()].sort(), [...names].sort());
+  assert.deepEqual(Object.keys(FAILURE_STATUS).sort(), [...HTTP_FAILURES].sort(), 'every http failure has its status');
+  const ends = new Set<string>(END_REASONS);
+  for (const [name, cells] of rows) {
+    const [meaning, http, end, counted, todo] = cells;
+    assert.equal(cells.length, 5, `${name}: meaning, http, session end, counted in, what to do`);
+    assert.ok(meaning !== '' && counted !== '' && todo !== '', `${name}: every cell filled`);
+    const status = (FAILURE_STATUS as Readonly<Record<string, number>>)[name];
+    if (status === undefined) assert.equal(http, '—', `${name}: no http answer`);
+    else assert.match(http!, new RegExp(`^${status}\\b`), `${name}: the http column starts with its status (FAILURE_STATUS)`);
+    assert.equal(end !== '—', ends.has(name), `${name}: the session end column is filled exactly when it is an end reason`);
+  }
 });
 
 test('docs/metrics.md lists exactly the metrics of src/admin/metrics.ts, with their types', () => {

@@ -128,7 +128,7 @@ export class CheckRun {
   /** The connector called back with an error: the verdict, unless our own source ports ran out (not the server's fault). */
   connectFailed(err: FullproxyError): void {
     this.#connecting = false;
-    if (err.code === 'FP_ERR_SOURCE_EXHAUSTED') {
+    if (err.code === 'source-exhausted') {
       // Like traffic (pool/connect.ts): no verdict on the server; the next interval tries again.
       this.#verdict = true;
       this.#release();
@@ -298,7 +298,7 @@ export function errnoReason(code: string | undefined): string {
 }
 
 function connectReason(err: FullproxyError): string {
-  if (err.code === 'FP_ERR_CONNECT_TIMEOUT') return 'connect timeout';
+  if (err.code === 'connect-timeout') return 'connect timeout';
   const cause = (err as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
   return cause?.code !== undefined ? errnoReason(cause.code) : err.message;
 }

@@ -162,6 +162,7 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
           url: pr.target,
           host: pr.host,
           status: pr.status,
+          reason: pr.failure,
           pool: pr.pool?.name ?? null,
           server: server?.address ?? null,
           connectMs: server === null || pr.sentAt === 0 ? null : pr.connectMs < 0 ? -1 : roundMs(pr.connectMs),

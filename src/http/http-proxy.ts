@@ -129,6 +129,8 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   keepAlive: boolean;
   responseStarted = false;
   status = 0;
+  /** The failure the proxy answered with (x-fullproxy-reason), or that cut the response short: the access line's reason; null: none. */
+  failure: Failure | null = null;
   done = false;
   #upstreamPaused = false;
   /** Server bytes read at the last server-idle check. */
@@ -568,6 +570,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
   #fail(failure: Failure, close = false): void {
     if (this.done) return;
     this.status = FAILURE_STATUS[failure];
+    this.failure = failure;
     if (this.responseStarted) {
       this.conn.socket.destroy();
       this.keepAlive = false;

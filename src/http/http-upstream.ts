@@ -223,7 +223,7 @@ export class ServerConnections implements ConnectionOwner {
     this.#connector.connect(this.server, info, (err, socket) => {
       if (err !== null || socket === null) {
         conn.closed = true;
-        if (noPort === 'fail' && err?.code === 'FP_ERR_SOURCE_EXHAUSTED') return this.#requeue(waiter, key, info, firstOfClient, deadline);
+        if (noPort === 'fail' && err?.code === 'source-exhausted') return this.#requeue(waiter, key, info, firstOfClient, deadline);
         this.connectionClosed(conn, true);
         waiter.onConnectError(err!);
         return;

@@ -1,22 +1,14 @@
 // The single mapping from a failure to the status the client gets, and the small body sent
-// (SPEC: malformed HTTP 400/413/431, unreachable pool 503, failed server 502, slow server 504).
+// (SPEC: malformed HTTP 400/431, unreachable pool 503, failed server 502, slow server 504; no 413:
+// bodies are streamed, never bounded).
 import type { Socket } from 'node:net';
+import type { Failure } from '../errors.ts';
 
 // getBuiltinModule, not an ESM import: see admin/admin-server.ts (an ESM import of node:http loads undici).
 const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
-export type Failure =
-  | 'bad-request'
-  | 'header-too-large'
-  | 'request-timeout'
-  | 'no-server'
-  | 'queue-timeout'
-  | 'source-exhausted'
-  | 'connect-failed'
-  | 'server-reset'
-  | 'bad-response'
-  | 'connect-timeout'
-  | 'response-timeout';
+// The failure names are the one vocabulary of src/errors.ts (docs/errors.md).
+export type { Failure };
 
 export const FAILURE_STATUS: Readonly<Record<Failure, number>> = {
   'bad-request': 400,

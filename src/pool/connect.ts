@@ -10,14 +10,11 @@
 //
 // Our own source-port exhaustion is never the server's fault: no connect error, no passive
 // failure, no retry (issue 6; the Upgrade path used to count it against the server).
-import type { FullproxyError } from '../errors.ts';
+import type { ConnectFailure, FullproxyError } from '../errors.ts';
 import type { PickContext } from '../scheduler/scheduler.ts';
 import type { Pool } from './pool.ts';
 import type { Server } from './server.ts';
 import { recordFailure, recordSuccess } from '../health/passive.ts';
-
-/** What a connect attempt died of; status.ts maps these to 502 / 504 / 503 for http. */
-export type ConnectFailure = 'connect-failed' | 'connect-timeout' | 'source-exhausted';
 
 /** The servers one session or request has tried, and how many attempts it made. */
 export interface Attempt {
@@ -28,6 +25,7 @@ export interface Attempt {
 }
 
 export interface ConnectOutcome {
+  /** What the attempt died of (src/errors.ts); status.ts maps it to 502 / 504 / 503 for http. */
   failure: ConnectFailure;
   /** Try another server: nothing was sent, the failure was the server's, and `retries` allows it. */
   retry: boolean;
@@ -44,18 +42,6 @@ export function nextServer(pool: Pool, ctx: PickContext, attempt: Attempt, cooki
   return server;
 }
 
-/** Connector error → failure kind. */
-export function classifyConnectError(err: { code?: string } | null): ConnectFailure {
-  switch (err?.code) {
-    case 'FP_ERR_SOURCE_EXHAUSTED':
-      return 'source-exhausted';
-    case 'FP_ERR_CONNECT_TIMEOUT':
-      return 'connect-timeout';
-    default:
-      return 'connect-failed';
-  }
-}
-
 /**
  * A connect to `server` failed. Counts it against the server when it was the server's fault
  * (connectErrors, passive health), and says whether the caller may try another server: SPEC
@@ -63,10 +49,11 @@ export function classifyConnectError(err: { code?: string } | null): ConnectFail
  * guarantees, up to `pools[].retries` more attempts.
  */
 export function connectFailed(pool: Pool, server: Server, err: FullproxyError | null, attempt: Attempt): ConnectOutcome {
-  const failure = classifyConnectError(err);
+  // The connector's error carries its reason as its code; no error at all is a failed connect.
+  const failure: ConnectFailure = err?.code ?? 'connect-failed';
   if (failure === 'source-exhausted') return { failure, retry: false };
   server.connectErrors++;
-  recordFailure(pool, server, err?.code ?? failure, Date.now());
+  recordFailure(pool, server, failure, Date.now());
   const retry = attempt.attempts <= pool.config.retries;
   if (retry) (attempt.tried ??= []).push(server);
   return { failure, retry };

@@ -54,12 +54,12 @@ export type ConnectCallback = (err: FullproxyError | null, socket: Socket | null
  * accounting, or the kernel refused every one tried:
  * - `wait`: per `source.onExhausted` (the queue, up to queueTimeout; reject: fail at once);
  * - `fail`: the caller has somewhere else to wait (http: the connections it holds come back to
- *   it), so the connector calls back at once with FP_ERR_SOURCE_EXHAUSTED, counting no refusal.
+ *   it), so the connector calls back at once with a source-exhausted error, counting no refusal.
  */
 export type NoPortPolicy = 'wait' | 'fail';
 
 export interface Connector {
-  /** Calls back exactly once: with a connected socket, or an FP_ERR_CONNECT_* / FP_ERR_SOURCE_EXHAUSTED error (the socket is then destroyed). */
+  /** Calls back exactly once: with a connected socket, or a connect-failed, connect-timeout or source-exhausted error (the socket is then destroyed). */
   connect(server: Server, client: ClientInfo | null, cb: ConnectCallback, onread?: OnReadOpts, noPort?: NoPortPolicy): void;
 }
 
@@ -289,7 +289,7 @@ export class PoolConnector implements Connector {
         if (done) return;
         if (tls.verify && !s.authorized) {
           this.#sessions.delete(server);
-          return fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `TLS to ${server.address}: certificate verify failed: ${verifyReason(s, servername ?? host)}`));
+          return fail(new FullproxyError('connect-failed', `TLS to ${server.address}: certificate verify failed: ${verifyReason(s, servername ?? host)}`));
         }
         verified = true;
         if (pendingSession !== null) this.#sessions.set(server, pendingSession);
@@ -310,7 +310,7 @@ export class PoolConnector implements Connector {
       if (done) return;
       // A session the server no longer accepts must not be offered again.
       this.#sessions.delete(server);
-      fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `TLS to ${server.address}: handshake failed: ${e.code === undefined ? e.message : `${e.message} (${e.code})`}`, { cause: e }));
+      fail(new FullproxyError('connect-failed', `TLS to ${server.address}: handshake failed: ${e.code === undefined ? e.message : `${e.message} (${e.code})`}`, { cause: e }));
     };
     const onError = (e: NodeJS.ErrnoException): void => {
       if (done) return;
@@ -331,7 +331,7 @@ export class PoolConnector implements Connector {
           return this.#dial(server, client, next, attempt + 1, cb, onread, noPort, since);
         }
         if (syscall === 'bind' && e.code === 'EADDRNOTAVAIL') {
-          return fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: source address ${lease.address} is not an address of this host`, { cause: e }));
+          return fail(new FullproxyError('connect-failed', `connect to ${server.address} failed: source address ${lease.address} is not an address of this host`, { cause: e }));
         }
         const why = `${attempt} source ports refused by the kernel (${e.code})`;
         if (noPort === 'fail') return fail(exhausted(server, why, e));
@@ -347,10 +347,10 @@ export class PoolConnector implements Connector {
           else this.#dial(server, client, l, 1, cb, onread, noPort, first);
         }, first);
       }
-      fail(new FullproxyError('FP_ERR_CONNECT_FAILED', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
+      fail(new FullproxyError('connect-failed', `connect to ${server.address} failed: ${e.code ?? e.message}`, { cause: e }));
     };
     const onTimeout = (): void => {
-      if (!done) fail(new FullproxyError('FP_ERR_CONNECT_TIMEOUT', `${secure === null ? 'connect' : 'TLS handshake'} to ${server.address} timed out after ${this.#timeout} ms`));
+      if (!done) fail(new FullproxyError('connect-timeout', `${secure === null ? 'connect' : 'TLS handshake'} to ${server.address} timed out after ${this.#timeout} ms`));
     };
     socket.once('connect', onConnect);
     socket.once('error', onError);
@@ -380,7 +380,7 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 function exhausted(server: Server, why: string, cause?: Error): FullproxyError {
-  return new FullproxyError('FP_ERR_SOURCE_EXHAUSTED', `connect to ${server.address}: ${why}`, cause === undefined ? undefined : { cause });
+  return new FullproxyError('source-exhausted', `connect to ${server.address}: ${why}`, cause === undefined ? undefined : { cause });
 }
 
 /** PROXY header for one server connection; `client` null = a connection of our own (health check): LOCAL / UNKNOWN. */

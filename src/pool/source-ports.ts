@@ -136,7 +136,7 @@ const KERNEL_LEASE: Lease = Object.freeze({ address: '', port: 0, release(): voi
 /**
  * Without `source` the kernel picks each port from its ephemeral range; we only count. Its
  * exhaustion shows up as EADDRNOTAVAIL from connect(), which the connector turns into the same
- * FP_ERR_SOURCE_EXHAUSTED outcome and counter as a configured range.
+ * source-exhausted outcome and counter as a configured range.
  */
 export class KernelSourcePorts implements SourcePorts {
   readonly #pool: string;

@@ -2,29 +2,14 @@
 // the requests it carries (http mode). Byte counts are read from the sockets, never counted per
 // chunk; the idle sweep compares them tick to tick (DESIGN §2.5, §2.6).
 import type { Socket } from 'node:net';
+import type { EndReason } from '../errors.ts';
 import { applySocketOptions, socketBytes } from '../net/socket.ts';
 
 /** 'queued': waiting in the pool's queue for a server below maxConnections (tcp, pool/queue.ts). */
 export type SessionState = 'accepted' | 'queued' | 'connecting' | 'established' | 'closing';
 
-/** Why a session ended: one word each, logged in the access line (issue 2 §6). */
-export type EndReason =
-  | 'client-close'
-  | 'server-close'
-  | 'client-reset'
-  | 'server-reset'
-  | 'client-error'
-  | 'server-error'
-  | 'idle-reset'
-  | 'idle-close'
-  | 'connect-failed'
-  | 'no-server'
-  | 'queue-timeout'
-  | 'source-exhausted'
-  | 'drain'
-  | 'rejected'
-  /** DELETE /api/v1/sessions/:id: the operator's kill button (RST to both ends). */
-  | 'killed';
+/** Why a session ended, logged in its access line: a name of src/errors.ts (docs/errors.md). */
+export type { EndReason };
 
 /** What the session table calls when a session must end (idle, drain); implemented per protocol. */
 export interface SessionOwner {

@@ -313,7 +313,7 @@ export class TcpProxy {
         server.retries++;
         return this.#connectNext(ts);
       }
-      this.#setReason(ts, 'connect-failed');
+      this.#setReason(ts, outcome.failure); // connect-failed or connect-timeout, as an http client is told
       closeSocket(session.client);
       if (ts.clientClosed) this.#finish(ts);
       return;
