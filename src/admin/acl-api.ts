@@ -79,7 +79,7 @@ function liftDeny(proxy: Proxy, encoded: string, listener: string | null): Admin
     text = encoded;
   }
   const source = canonicalCidr(text);
-  if (source === null) return bad([`source: expected an IP address or CIDR like "203.0.113.0/24" (URL-encode the "/" as %2F, or not), got ${JSON.stringify(text)}`]);
+  if (source === null) return bad([`source: expected an IP address or CIDR like "203.0.113.0/24" (URL-encode its "/" as %2F), got ${JSON.stringify(text)}`]);
   const lifted = proxy.denies.remove(source, listener ?? undefined);
   if (lifted === 0) return { status: 404, body: { error: `no runtime deny for ${source}${listener === null ? '' : ` on listener ${JSON.stringify(listener)}`}` } };
   proxy.log.info({ source, listener, lifted }, 'runtime deny lifted');

@@ -64,6 +64,7 @@ async function flood(port: number, n: number, ended: { count: number }): Promise
 
 test(`under prlimit --nofile=${NOFILE}, ${FLOOD} idle connections: no crash, acceptErrors counted and logged once per burst, no spin, served again after`, { skip: process.platform !== 'linux' && 'needs /proc and prlimit' }, async (t) => {
   const backend = await tcpBackend((s) => s.on('data', (d) => s.write(d)));
+  t.after(() => backend.close()); // also when the proxy fails to start
   const dir = mkdtempSync(join(tmpdir(), 'fullproxy-fd-'));
   const file = join(dir, 'config.json');
   writeFileSync(

@@ -54,7 +54,7 @@ async function metric(p: RunningProxy, name: string, listener: string): Promise<
   return m === null ? NaN : Number(m[1]);
 }
 
-test('tcp: 200 from 127.0.0.2 with perClient.maxConnections 50 → 50 served, 150 reset before a byte is read; 127.0.0.3 served', async () => {
+test('tcp: 200 from 127.0.0.2 with perClient.maxConnections 50 → 50 served, 150 reset before a byte is read; 127.0.0.3 served', async (t) => {
   const held: Socket[] = [];
   const backend = await tcpBackend((s) => {
     held.push(s);
@@ -105,8 +105,9 @@ test('tcp: 200 from 127.0.0.2 with perClient.maxConnections 50 → 50 served, 15
   }
 });
 
-test('http: over perClient.maxConnections the connection is reset, no HTTP answer', async () => {
+test('http: over perClient.maxConnections the connection is reset, no HTTP answer', async (t) => {
   const backend = await httpBackend('a');
+  t.after(() => backend.close()); // also when the proxy fails to start
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 'h', listen: '127.0.0.1:0', protocol: 'http', pool: 'p', limits: { perClient: { maxConnections: 5 } } }],
@@ -136,8 +137,9 @@ test('http: over perClient.maxConnections the connection is reset, no HTTP answe
   }
 });
 
-test('behind a trusted PROXY peer, the client the header names is the one counted', async () => {
+test('behind a trusted PROXY peer, the client the header names is the one counted', async (t) => {
   const backend = await tcpBackend((s) => s.on('data', (d) => s.write(d)));
+  t.after(() => backend.close()); // also when the proxy fails to start
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'p', acceptProxyProtocol: { from: ['127.0.0.1/32'] }, limits: { perClient: { maxConnections: 2 } } }],
@@ -170,8 +172,9 @@ test('behind a trusted PROXY peer, the client the header names is the one counte
   }
 });
 
-test('listener limits.maxConnections: the connection over it is reset and counted; a place freed is taken again', async () => {
+test('listener limits.maxConnections: the connection over it is reset and counted; a place freed is taken again', async (t) => {
   const backend = await tcpBackend((s) => s.on('data', (d) => s.write(d)));
+  t.after(() => backend.close()); // also when the proxy fails to start
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'p', limits: { maxConnections: 3 } }],

@@ -27,8 +27,9 @@ async function tryOnce(port: number, from: string, all: Socket[]): Promise<strin
   return Buffer.isBuffer(first) ? 'served' : first.how;
 }
 
-test('tcp: 40 connections in a second with newPerSecond 10 → about 10 served, the rest reset; a second later accepted again', async () => {
+test('tcp: 40 connections in a second with newPerSecond 10 → about 10 served, the rest reset; a second later accepted again', async (t) => {
   const backend = await tcpBackend((s) => s.on('data', (d) => s.write(d)));
+  t.after(() => backend.close()); // also when the proxy fails to start
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'p', limits: { perClient: { newPerSecond: 10 } } }],
@@ -62,8 +63,9 @@ test('tcp: 40 connections in a second with newPerSecond 10 → about 10 served, 
   }
 });
 
-test('http: over newPerSecond the connection is reset before any HTTP is read', async () => {
+test('http: over newPerSecond the connection is reset before any HTTP is read', async (t) => {
   const backend = await tcpBackend((s) => s.on('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')));
+  t.after(() => backend.close()); // also when the proxy fails to start
   const p = await startProxy({
     logging: { level: 'silent' },
     listeners: [{ name: 'h', listen: '127.0.0.1:0', protocol: 'http', pool: 'p', limits: { perClient: { newPerSecond: 2 } } }],

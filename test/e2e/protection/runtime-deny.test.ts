@@ -55,11 +55,14 @@ async function tryFrom(port: number, from: string, payload = 'x'): Promise<strin
 
 async function withProxy(fn: (p: RunningProxy, backend: Backend) => Promise<void>): Promise<void> {
   const backend = await tcpBackend((s) => s.on('data', (d) => s.write(d)));
-  const p = await startProxy(config(backend));
   try {
-    await fn(p, backend);
+    const p = await startProxy(config(backend));
+    try {
+      await fn(p, backend);
+    } finally {
+      await p.stop();
+    }
   } finally {
-    await p.stop();
     await backend.close();
   }
 }

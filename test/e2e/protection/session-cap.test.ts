@@ -4,12 +4,14 @@
 // the table does not grow past the cap; with "refuse" the 101st is reset and the 100 go on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
 import { tcpBackend, type Backend } from '../../helpers/backends.ts';
 import { startProxy, type RunningProxy } from '../../helpers/fullproxy.ts';
 import { dial, outcome } from '../../helpers/clients.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { TICK_MS } from '../../../src/util/clock.ts';
+import { SessionTable } from '../../../src/session/session-table.ts';
+import type { Session } from '../../../src/session/session.ts';
 
 const CAP = 100;
 
@@ -40,6 +42,9 @@ async function setup(onFull: 'refuse' | 'reset-oldest-idle'): Promise<{ p: Runni
     limits: { maxSessions: CAP, onFull },
     listeners: [{ name: 't', listen: '127.0.0.1:0', protocol: 'tcp', pool: 'p' }],
     pools: [{ name: 'p', servers: [{ address: backend.address }] }],
+  }).catch(async (err: unknown) => {
+    await backend.close();
+    throw err;
   });
   return { p, backend, port: p.addr('t').port };
 }
@@ -115,5 +120,21 @@ test('refuse: the 101st is reset at once and the 100 go on', async () => {
     for (const h of held) h.socket.destroy();
     await p.stop();
     await backend.close();
+  }
+});
+
+test('reset-oldest-idle never picks a session already closing (it leaves the table only once its sockets closed)', () => {
+  const table = new SessionTable(3);
+  const owner = { terminate: (s: Session): void => void (s.state = 'closing') };
+  const timeouts = { clientIdle: 0, serverIdle: 0, idleReset: true, clientKeepAlive: false as const, serverKeepAlive: false as const };
+  const sessions = [0, 1, 2].map((i) => table.create('t', 'tcp', new NetSocket(), '127.0.0.2', 1000 + i, owner, timeouts));
+  try {
+    sessions.forEach((s, i) => (s.lastClientActivity = s.lastServerActivity = 1_000 + i));
+    assert.equal(table.oldestIdle(), sessions[0]);
+    sessions[0]!.owner.terminate(sessions[0]!, 'rejected', true);
+    assert.equal(table.full, true, 'still in the table until its sockets close');
+    assert.equal(table.oldestIdle(), sessions[1], 'the next one, not the same victim again');
+  } finally {
+    for (const s of sessions) table.remove(s);
   }
 });
