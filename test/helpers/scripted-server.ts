@@ -67,8 +67,17 @@ function cut(buf: Buffer): { req: SeenRequest; used: number } | null {
   return { req: { line, fields, head, body, values }, used: pos };
 }
 
-/** `answer(request, index)`: the bytes to write for the index-th request this server saw (over all connections). */
-export async function scriptedServer(answer: (req: SeenRequest, index: number) => string | Buffer): Promise<ScriptedServer> {
+/** An answer that also closes the connection after its bytes (`end`: FIN, a close-delimited body ends there). */
+export interface ScriptedAnswer {
+  data: string | Buffer;
+  end: boolean;
+}
+
+/**
+ * `answer(request, index)`: the bytes to write for the index-th request this server saw (over all
+ * connections), or a ScriptedAnswer to close the connection after them.
+ */
+export async function scriptedServer(answer: (req: SeenRequest, index: number) => string | Buffer | ScriptedAnswer): Promise<ScriptedServer> {
   const seen: SeenRequest[] = [];
   const backend = await tcpBackend((s: Socket) => {
     let buf: Buffer = Buffer.alloc(0);
@@ -80,7 +89,9 @@ export async function scriptedServer(answer: (req: SeenRequest, index: number) =
         buf = buf.subarray(got.used);
         seen.push(got.req);
         const out = answer(got.req, seen.length - 1);
-        s.write(typeof out === 'string' ? Buffer.from(out, 'latin1') : out);
+        const a: ScriptedAnswer = typeof out === 'string' || Buffer.isBuffer(out) ? { data: out, end: false } : out;
+        s.write(typeof a.data === 'string' ? Buffer.from(a.data, 'latin1') : a.data);
+        if (a.end) return void s.end();
       }
     });
     s.on('end', () => s.end());
