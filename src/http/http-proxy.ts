@@ -30,7 +30,7 @@ import type { ResponseHead } from './response-head.ts';
 import { forwardedTarget } from './request-target.ts';
 import { failureResponse, FAILURE_STATUS, type Failure } from './status.ts';
 import { recordSuccess } from '../health/passive.ts';
-import { connectFailed, nextServer, responseFailed, type Attempt } from '../pool/connect.ts';
+import { connectFailed, nextServer, responseFailed, retryElsewhere, type Attempt } from '../pool/connect.ts';
 import { CookiePersistence, takeCookie } from '../pool/persistence.ts';
 import type { ServerConnections } from './http-upstream.ts';
 import { asksH2c, upgradeMatches, UpgradeTunnel } from './upgrade.ts';
@@ -528,6 +528,16 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     // fresh connection, is the server's failure. A reused connection's reset is not counted: the
     // server may just have closed it idle (the keep-alive race), which says nothing of its health.
     if (failure === 'bad-response' || (failure === 'server-reset' && !reused)) responseFailed(this.pool!, server, failure);
+    // A fresh connection closed or reset before any response byte: the server went away with the
+    // request in flight (a crash, a restart, a flapping server). An idempotent request without a
+    // body may be sent twice (RFC 9110 §9.2.2): another server gets it, within `retries`, as
+    // nginx's proxy_next_upstream error and HAProxy's retry-on empty-response do. Never a request
+    // with a body, and never once a response byte came.
+    if (failure === 'server-reset' && !reused && this.firstByteAt === 0 && this.upgrade === null && !this.#hasBody && IDEMPOTENT.has(this.method) && retryElsewhere(this.pool!, server, this)) {
+      server.retries++;
+      this.ctx.log.info({ server: server.address, err: detail }, 'retrying request on another server');
+      return this.#pickAndSend();
+    }
     this.ctx.log.warn({ client: this.conn.info.clientAddress, server: server.address, method: this.method, url: this.target, reason: failure, err: detail }, 'request failed');
     this.#fail(failure);
   }

@@ -54,9 +54,19 @@ export function connectFailed(pool: Pool, server: Server, err: FullproxyError | 
   if (failure === 'source-exhausted') return { failure, retry: false };
   server.connectErrors++;
   recordFailure(pool, server, failure, Date.now());
-  const retry = attempt.attempts <= pool.config.retries;
-  if (retry) (attempt.tried ??= []).push(server);
-  return { failure, retry };
+  return { failure, retry: retryElsewhere(pool, server, attempt) };
+}
+
+/**
+ * Whether an attempt that failed on `server` may go on to another server: up to `pools[].retries`
+ * more attempts, and `server` is not picked again. Asked for every failed connect (nothing was
+ * sent), and by http-proxy.ts for an idempotent request without a body whose fresh connection
+ * closed before any response byte (a server that went away with the request in flight).
+ */
+export function retryElsewhere(pool: Pool, server: Server, attempt: Attempt): boolean {
+  if (attempt.attempts > pool.config.retries) return false;
+  (attempt.tried ??= []).push(server);
+  return true;
 }
 
 /** A connect succeeded: the server's run of passive failures ends. */

@@ -18,9 +18,10 @@ export interface Restartable {
   start(): Promise<void>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** Answers first (res.end, then return), or returns true to answer later itself. */
+type Handler = (req: IncomingMessage, res: ServerResponse) => void | boolean;
 
-/** An http server answering "<name>" (and x-served-by); `handler` may answer first (return after res.end). */
+/** An http server answering "<name>" (and x-served-by); `handler` may answer first, or later (returning true). */
 export async function restartable(name: string, handler?: Handler, port = 0): Promise<Restartable> {
   let server: Server | null = null;
   const sockets = new Set<Socket>();
@@ -36,7 +37,7 @@ export async function restartable(name: string, handler?: Handler, port = 0): Pr
       const s = createServer((req, res) => {
         r.seen.set(req.url ?? '', (r.seen.get(req.url ?? '') ?? 0) + 1);
         if (req.headers['user-agent'] !== 'fullproxy-health-check') r.served++;
-        if (handler !== undefined && !res.writableEnded) handler(req, res);
+        if (handler !== undefined && !res.writableEnded && handler(req, res) === true) return;
         if (res.writableEnded || res.headersSent) return;
         res.setHeader('x-served-by', name);
         res.end(`${name}\n`);
