@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { echoBackend, tcpBackend, type Backend } from '../../helpers/backends.ts';
+import { echoBackend, httpBackend, tcpBackend, type Backend } from '../../helpers/backends.ts';
 import { startProxy, type RunningProxy } from '../../helpers/fullproxy.ts';
 import { dial, outcome } from '../../helpers/clients.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -210,4 +210,29 @@ test('a known path with another method gets 405 and Allow; an unknown path 404',
   const deny = await fetch(`${base}/api/v1/acl/deny`, { method: 'POST', body: JSON.stringify({ source: '192.0.2.0/24', ttl: '1m' }) });
   assert.equal(deny.status, 200);
   assert.equal((await fetch(`${base}/api/v1/acl/deny/${encodeURIComponent('192.0.2.0/24')}`, { method: 'DELETE' })).status, 200);
+});
+
+test('DELETE on an http session (between requests on a kept-alive connection) resets the client', async () => {
+  const web = await httpBackend('web');
+  const q = await startProxy({
+    logging: { level: 'silent' },
+    admin: { listen: '127.0.0.1:0' },
+    listeners: [{ name: 'web', listen: '127.0.0.1:0', protocol: 'http', pool: 'site' }],
+    pools: [{ name: 'site', servers: [{ address: web.address }] }],
+  });
+  try {
+    const ad = q.proxy.adminAddress!;
+    const c = await dial(q.addr('web').port);
+    c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => c.once('data', r));
+    const list = (await (await fetch(`http://${ad.host}:${ad.port}/api/v1/sessions?listener=web`)).json()) as Page;
+    assert.equal(list.sessions.length, 1);
+    const ended = outcome(c);
+    const res = await fetch(`http://${ad.host}:${ad.port}/api/v1/sessions/${list.sessions[0]!.id}`, { method: 'DELETE' });
+    assert.equal(res.status, 200);
+    assert.equal((await ended).how, 'reset');
+  } finally {
+    await q.stop();
+    await web.close();
+  }
 });
