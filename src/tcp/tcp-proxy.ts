@@ -357,6 +357,11 @@ export class TcpProxy {
   #onServerError(ts: TcpSession, err: NodeJS.ErrnoException): void {
     this.#setReason(ts, err.code === 'ECONNRESET' ? 'server-reset' : 'server-error');
     resetSocket(ts.session.client);
+    // A TLS error after the handshake (a broken record from a pools[].tls server) comes without
+    // the socket being destroyed (Node's _tls_wrap emits it and leaves the socket open): reset it
+    // too, or the session and its server connection stay open, unlogged, until the idle timeout.
+    const server = ts.session.server;
+    if (server !== null) resetSocket(server);
   }
 
   /** The first cause wins: later events of the same teardown must not overwrite it. */
