@@ -190,7 +190,7 @@ const ROUTES: readonly Route[] = [
   },
   { path: /^\/api\/v1\/acl$/, methods: { GET: acl } },
   { path: /^\/api\/v1\/acl\/deny$/, methods: { POST: acl } },
-  { path: /^\/api\/v1\/acl\/deny\/[^/]+$/, methods: { DELETE: acl } },
+  { path: /^\/api\/v1\/acl\/deny\/.+$/, methods: { DELETE: acl } }, // the CIDR's "/" may come unencoded (acl-api.ts)
 ];
 
 /** The runtime-deny routes are acl-api.ts's: it matches path and method again and answers. */

@@ -210,6 +210,10 @@ test('a known path with another method gets 405 and Allow; an unknown path 404',
   const deny = await fetch(`${base}/api/v1/acl/deny`, { method: 'POST', body: JSON.stringify({ source: '192.0.2.0/24', ttl: '1m' }) });
   assert.equal(deny.status, 200);
   assert.equal((await fetch(`${base}/api/v1/acl/deny/${encodeURIComponent('192.0.2.0/24')}`, { method: 'DELETE' })).status, 200);
+  // acl-api.ts takes the CIDR's "/" unencoded too.
+  assert.equal((await fetch(`${base}/api/v1/acl/deny`, { method: 'POST', body: JSON.stringify({ source: '198.51.100.0/24', ttl: '1m' }) })).status, 200);
+  assert.equal((await fetch(`${base}/api/v1/acl/deny/198.51.100.0/24`, { method: 'DELETE' })).status, 200);
+  assert.equal((await fetch(`${base}/api/v1/acl/deny/198.51.100.0/24`, { method: 'GET' })).status, 405);
 });
 
 test('DELETE on an http session (between requests on a kept-alive connection) resets the client', async () => {
