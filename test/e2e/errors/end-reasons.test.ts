@@ -14,6 +14,7 @@ import { startProxy, type RunningProxy } from '../../helpers/fullproxy.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { END_REASONS, type EndReason } from '../../../src/errors.ts';
 
+/** Reasons produced and checked so far (added only once every check of a test passed). */
 const covered = new Set<string>();
 
 function proxy(pool: Record<string, unknown>, listener: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<RunningProxy> {
@@ -27,10 +28,10 @@ function proxy(pool: Record<string, unknown>, listener: Record<string, unknown> 
 
 /** The client's connection ended as `how`, and one session ended with `reason` in its access line. */
 async function expectEnd(p: RunningProxy, client: Promise<{ how: string }>, reason: EndReason, how: 'end' | 'reset'): Promise<void> {
-  covered.add(reason);
   const seen = await client;
   await waitFor(() => p.logs.find('session end').some((l) => l['reason'] === reason), 3_000, `a session end line with reason ${reason}; got ${JSON.stringify(p.logs.find('session end').map((l) => l['reason']))}`);
   assert.equal(seen.how, how, `${reason}: the client saw ${seen.how}`);
+  covered.add(reason);
 }
 
 /** How a new connection to the proxy ends: 'reset' too when the RST beat our connect() (ECONNRESET from dial). */
