@@ -192,7 +192,7 @@ test('bad CA files: check names the JSON path and the file; a reload with a miss
   p.rewrite({ admin: { listen: p.listeners.get('#admin')!.host + ':' + p.listeners.get('#admin')!.port }, ...config(join(dir, 'gone.crt')) });
   const reload = await postReload(p);
   assert.equal(reload.status, 400);
-  assert.deepEqual(reload.body.errors.map(withoutPosition), [`pools[0].tls.ca: cannot read ${join(dir, 'gone.crt')}: no such file or directory`]);
+  assert.deepEqual((reload.body.errors ?? []).map(withoutPosition), [`pools[0].tls.ca: cannot read ${join(dir, 'gone.crt')}: no such file or directory`]);
   assert.equal((await stats(p)).config.generation, generation);
   const after = await get(port);
   assert.equal(after.status, 200, 'the old pool (and its CA) still serves');
