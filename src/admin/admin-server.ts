@@ -1,5 +1,6 @@
-// The admin HTTP server on admin.listen: bearer-token check (every endpoint but /healthz) and the
-// route table. Handlers live in api.ts; metrics in metrics.ts; the dashboard is one static page.
+// The admin HTTP server on admin.listen: bearer-token check (every endpoint but /healthz and the
+// dashboard page) and the route table (405 + Allow for a known path with another method).
+// Handlers live in api.ts and acl-api.ts; metrics in metrics.ts; the dashboard is one static page.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
@@ -100,7 +101,8 @@ export class AdminServer {
     }
     if (route === undefined || m === null) return send(res, 404, { error: `no route ${req.method} ${path}` });
     // HEAD is GET without the body (RFC 9110 §9.3.2): node's ServerResponse drops the body itself.
-    const handler = route.methods[req.method === 'HEAD' ? 'GET' : (req.method ?? '')];
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? '');
+    const handler = Object.hasOwn(route.methods, method) ? route.methods[method] : undefined;
     if (handler === undefined) {
       // RFC 9110 §15.5.6: a known resource, a method it does not have: 405 and what it does have.
       res.setHeader('allow', allowOf(route));
