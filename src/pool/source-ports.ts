@@ -71,7 +71,7 @@ export interface SourcePortStats {
   /** Connections waiting for a port now (onExhausted "queue"). */
   queued?: number;
   skipped?: number;
-  /** Ports the kernel refused lately, kept out of use for a while (not in inUse, not free). */
+  /** Of inUse: ports the kernel refused lately, kept out of use for a while (no connection holds them). */
   blocked?: number;
   /** At the recent net growth of ports in use; null while use is not growing. */
   secondsToExhaustion?: number | null;
@@ -205,8 +205,6 @@ class AddressPorts {
   peak = 0;
   exhausted = 0;
   skipped = 0;
-  /** Of inUse: ports blocked after a kernel refusal (held by no connection of ours). */
-  blocked = 0;
 
   constructor(address: string, range: PortRange) {
     this.address = address;
@@ -401,7 +399,6 @@ class ServerPorts {
 
   /** `port` (held) stays out of use for BLOCK_MS, then is given back like a release. */
   block(block: AddressPorts, port: number): void {
-    block.blocked++;
     this.blocked++;
     this.#blocked.push({ block, port, until: this.#shared.now() + BLOCK_MS });
     if (this.#blocked.length === 1) this.#armBlocked();
@@ -422,7 +419,6 @@ class ServerPorts {
     let n = 0;
     while (n < this.#blocked.length && this.#blocked[n]!.until <= now) n++;
     for (const b of this.#blocked.splice(0, n)) {
-      b.block.blocked--;
       this.blocked--;
       this.give(b.block, b.port); // serves the oldest waiter, which tries the port again
     }
@@ -515,7 +511,7 @@ class ServerPorts {
     return {
       pool: this.#shared.pool,
       server: this.server.address,
-      inUse: this.inUse - this.blocked,
+      inUse: this.inUse,
       blocked: this.blocked,
       free: this.capacity - this.inUse,
       capacity: this.capacity,
@@ -568,10 +564,10 @@ export class SourcePortPool implements SourcePorts {
   stats(server: Server): SourcePortStats {
     const sp = this.#of(server);
     const addresses: Record<string, AddressPortStats> = {};
-    // inUse: ports our connections hold; blocked ones are neither in use nor free.
-    for (const b of sp.blocks) addresses[b.address] = { inUse: b.inUse - b.blocked, free: b.size - b.inUse, peak: b.peak, exhausted: b.exhausted, skipped: b.skipped };
+    // inUse counts the blocked ports (held, not free: inUse + free is the capacity, which alerts rely on); `blocked` says how many.
+    for (const b of sp.blocks) addresses[b.address] = { inUse: b.inUse, free: b.size - b.inUse, peak: b.peak, exhausted: b.exhausted, skipped: b.skipped };
     return {
-      inUse: sp.inUse - sp.blocked,
+      inUse: sp.inUse,
       free: sp.capacity - sp.inUse,
       exhausted: sp.exhausted,
       peak: sp.peak,
