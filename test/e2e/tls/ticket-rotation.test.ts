@@ -12,10 +12,10 @@ import { startProxy } from '../../helpers/fullproxy.ts';
 import { makePki } from '../../helpers/certs.ts';
 import { loadConfigObject } from '../../../src/config/load.ts';
 import { clock } from '../../../src/util/clock.ts';
+import { TICKET_KEY_ROTATION_MS, TICKET_LIFETIME_S } from '../../../src/listener/tls.ts';
 
 const pki = makePki();
 const leaf = pki.leaf('site', ['site.test']);
-const HOUR = 3600_000;
 
 /**
  * One TLS connection and one request (TLS 1.3 tickets come after the handshake). Returns whether
@@ -60,7 +60,7 @@ for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
     // Chosen times for the shared clock, each a little over one interval after the last rotation.
     let now = Date.now();
     const rotate = (): void => {
-      now += HOUR + 1_000;
+      now += TICKET_KEY_ROTATION_MS + 1_000;
       clock.tick(now);
     };
 
@@ -104,5 +104,20 @@ test('clients are told a ticket lifetime of one rotation interval (3600 s; OpenS
     const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'site.test', '-tls1_2', '-CAfile', pki.caCert], { timeout: 10_000 }, (err, stdout) => (err !== null && stdout === '' ? reject(err) : resolve(stdout)));
     child.stdin!.end('Q\n');
   });
-  assert.match(out, /TLS session ticket lifetime hint: 3600 \(seconds\)/);
+  assert.equal(TICKET_LIFETIME_S * 1000, TICKET_KEY_ROTATION_MS, 'a ticket lives as long as its key seals');
+  assert.match(out, new RegExp(`TLS session ticket lifetime hint: ${TICKET_LIFETIME_S} \\(seconds\\)`));
+});
+
+test('a missed interval (a suspended process) erases both keys: no ticket from before resumes, fresh ones do', async (t) => {
+  const origin = await httpBackend('o', (_req, res) => res.end('ok'));
+  t.after(() => origin.close());
+  const p = await startProxy(config(1, origin.address));
+  t.after(() => p.stop());
+  const port = p.addr('web').port;
+  const before = await connectOnce(port, 'TLSv1.3');
+  assert.equal((await connectOnce(port, 'TLSv1.3', before.session)).reused, true);
+  clock.tick(Date.now() + 2 * TICKET_KEY_ROTATION_MS + 1_000);
+  assert.equal((await connectOnce(port, 'TLSv1.3', before.session)).reused, false, 'the key that sealed it is older than two intervals');
+  const fresh = await connectOnce(port, 'TLSv1.3');
+  assert.equal((await connectOnce(port, 'TLSv1.3', fresh.session)).reused, true);
 });
