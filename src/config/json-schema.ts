@@ -9,7 +9,7 @@
 // at generation time, so an editor never offers a key the proxy would refuse.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { configSchema, duration } from './schema.ts';
 import { NOT_IMPLEMENTED } from './validate.ts';
 

@@ -13,7 +13,7 @@
 // expected number, received string") never reaches users, while the few messages schema.ts words
 // itself ("expected host:port, got ...") take precedence.
 import { isIP } from 'node:net';
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import { formatHostPort, parseHostPort } from '../net/address.ts';
 import { DEFAULTS } from './defaults.ts';
 import { configSchema } from './schema.ts';
