@@ -65,7 +65,8 @@ export class Runtime implements AdminView {
   readonly #counters = new Map<string, ListenerCounters>();
   /**
    * TLS session-ticket key seeds by listener name (48 random bytes, made once per process): each
-   * finds its listener's key ring (listener/tls.ts ticketKeyRing), rotated from one clock tick.
+   * finds its listener's key ring (listener/tls.ts ticketKeyRing; the ring makes its own keys, so
+   * none outlives its rotation here), rotated from one clock tick.
    */
   readonly #ticketKeys = new Map<string, Buffer>();
   #stopTicketRotation: (() => void) | null = null;

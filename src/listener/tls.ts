@@ -350,8 +350,8 @@ export class TicketKeys {
   #previous: TicketKey | null = null;
   #rotateAt: number;
 
-  constructor(first: Buffer, now: number) {
-    this.#current = new TicketKey(Buffer.from(first));
+  constructor(now: number) {
+    this.#current = new TicketKey(randomBytes(48));
     this.#rotateAt = now + TICKET_KEY_ROTATION_MS;
   }
 
@@ -396,12 +396,13 @@ export class TicketKeys {
 const rings = new WeakMap<Buffer, TicketKeys>();
 
 /**
- * The key ring of a listener name, found by the seed runtime.ts keeps for that name (its first
- * key); made on first use, it lives as long as the seed.
+ * The key ring of a listener name, found by the seed runtime.ts keeps for that name; made on first
+ * use, it lives as long as the seed. The seed's bytes are not a key: the runtime holds it for the
+ * life of the process, and a key must be erased when it retires.
  */
 export function ticketKeyRing(seed: Buffer, now: number = Date.now()): TicketKeys {
   let ring = rings.get(seed);
-  if (ring === undefined) rings.set(seed, (ring = new TicketKeys(seed, now)));
+  if (ring === undefined) rings.set(seed, (ring = new TicketKeys(now)));
   return ring;
 }
 
