@@ -26,7 +26,7 @@ import { TlsHandshakes, type ListenerTls } from './tls.ts';
 import { ClientLimits } from './client-limits.ts';
 import type { DenyList } from './deny-list.ts';
 import type { FdBudget } from './fd-budget.ts';
-import { resetSocket } from '../net/socket.ts';
+import { resetSocket, tcpSocketOf } from '../net/socket.ts';
 
 /** What a protocol does with an accepted, vetted client socket (still paused). */
 export interface ProtocolHandler {
@@ -81,7 +81,8 @@ function onAcceptedClose(this: AcceptedSocket): void {
 
 /** The bound listener an accepted socket came through (drain of a removed listener finds its sessions by it). */
 export function listenerOf(socket: Socket): Listener | undefined {
-  return (socket as AcceptedSocket)[kListener];
+  // A TLS session's client socket is the TLSSocket: the accepted TCP socket is under it.
+  return (tcpSocketOf(socket) as AcceptedSocket)[kListener];
 }
 
 /**

@@ -65,6 +65,11 @@ export function tlsHandshakeDone(tls: TLSSocket): void {
   setImmediate(markResettable, tls);
 }
 
+/** The TCP socket under a TLSSocket that allowTlsReset() was given, else the socket itself. */
+export function tcpSocketOf(socket: Socket): Socket {
+  return (socket as ResettableTls)[kRaw] ?? socket;
+}
+
 function markResettable(tls: ResettableTls): void {
   tls[kResettable] = true;
 }

@@ -13,6 +13,9 @@ import { freePorts } from '../../helpers/judges.ts';
 import { loadConfigObject } from '../../../src/config/load.ts';
 import type { Runtime } from '../../../src/runtime.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { makePki } from '../../helpers/certs.ts';
+import { connect as tlsConnect } from 'node:tls';
+import { once } from 'node:events';
 
 async function apply(proxy: Runtime, config: Record<string, unknown>): Promise<void> {
   const loaded = loadConfigObject(config, '/');
@@ -66,6 +69,41 @@ test('a removed listener stops accepting; its session goes on until drainTimeout
     assert.equal(await echoOnce(onKept, 'c'), 'c', "the kept listener's session is untouched");
     assert.equal(await echoOnce(await client(keepPort!), 'd'), 'd');
     onKept.destroy();
+  } finally {
+    await p.stop();
+    await echoServer.close();
+  }
+});
+
+test('a removed TLS listener: its TLS session goes on while it drains, then is reset at drainTimeout (sessions found under the TLSSocket)', async () => {
+  const echoServer = await echoBackend();
+  const pki = makePki();
+  const leaf = pki.leaf('drop', ['localhost']);
+  const [keepPort, dropPort] = await freePorts(2);
+  const base = {
+    logging: { level: 'silent' },
+    drainTimeout: '1s',
+    listeners: [
+      { name: 'keep', listen: `127.0.0.1:${keepPort}`, protocol: 'tcp', pool: 'echo' },
+      { name: 'drop', listen: `127.0.0.1:${dropPort}`, protocol: 'tcp', pool: 'echo', tls: { certificates: [{ cert: leaf.cert, key: leaf.key }] } },
+    ],
+    pools: [{ name: 'echo', servers: [{ address: echoServer.address }] }],
+  };
+  const p = await startProxy(base);
+  try {
+    const onDropped = tlsConnect({ host: '127.0.0.1', port: dropPort!, servername: 'localhost', ca: pki.ca });
+    await once(onDropped, 'secureConnect');
+    onDropped.on('error', () => {});
+    assert.equal(await echoOnce(onDropped, 'a'), 'a');
+    const ended = outcome(onDropped);
+    const started = Date.now();
+    await apply(p.proxy, { ...base, listeners: [base.listeners[0]] });
+    assert.equal(await echoOnce(onDropped, 'b'), 'b', 'its session goes on while it drains');
+    const r = await ended;
+    assert.ok(r.how === 'reset' || r.how === 'end', `ended by the drain (${r.how})`);
+    const took = Date.now() - started;
+    assert.ok(took >= 900 && took < 5_000, `at drainTimeout, not before and not never (${took} ms)`);
+    await waitFor(() => p.proxy.sessions.size === 0, 2_000, 'no session of the retired listener left in the table');
   } finally {
     await p.stop();
     await echoServer.close();
