@@ -8,7 +8,7 @@ import { netnsUnavailable, runInNetns } from './netns.ts';
 
 const skip = netnsUnavailable();
 
-test('kernel ephemeral ports exhausted → FP_ERR_SOURCE_EXHAUSTED outcome and counter', { skip: skip ?? false }, () => {
+test('kernel ephemeral ports exhausted → source-exhausted outcome and counter', { skip: skip ?? false }, () => {
   // An even-sized range: Linux's connect() port search walks an even number of ports, so with an
   // odd range one port may never be reached (measured on 6.x: 4 or 5 of "40000 40004").
   const r = runInNetns('kernel', { 'net.ipv4.ip_local_port_range': '40000 40005' });
