@@ -58,6 +58,7 @@ export class HttpConnection implements SessionOwner {
   readonly #onData = (chunk: Buffer): void => this.#data(chunk);
   readonly #onEnd = (): void => this.#end();
   readonly #onClose = (hadError: boolean): void => this.#close(hadError);
+  readonly #onError = (err: NodeJS.ErrnoException): void => this.#error(err);
   readonly #onDrain = (): void => (this.tunnel ?? this.current)?.onClientDrain();
 
   constructor(socket: Socket, info: ClientInfo, ctx: HttpListenerContext) {
@@ -72,7 +73,7 @@ export class HttpConnection implements SessionOwner {
     deliverReads(socket, this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
-    socket.on('error', noop); // 'close' follows and does the cleanup
+    socket.on('error', this.#onError); // 'close' follows and does the cleanup
     socket.on('drain', this.#onDrain);
     socket.resume();
   }
@@ -171,12 +172,21 @@ export class HttpConnection implements SessionOwner {
     pr.start();
   }
 
-  /** A malformed or oversized request: the status, then close; nothing reaches a server. */
+  /**
+   * A malformed, oversized or late request head: the status, then close; nothing reaches a server.
+   * It is still a request: counted and logged (headRefused) once its answer is queued, so the
+   * access line's bytesOut has it.
+   */
   #reject(failure: Failure, reason: string): void {
-    if (this.session.endReason === null) this.session.endReason = 'client-error';
-    this.ctx.log.info({ client: this.info.clientAddress, reason }, 'bad request'); // the logger carries the listener
+    const session = this.session;
+    if (session.endReason === null) session.endReason = 'client-error';
+    // The logger carries the listener. The parser's reason may name a field (a token, but as long
+    // as the head limit): bounded, so a flood cannot make this line long.
+    this.ctx.log.info({ client: this.info.clientAddress, reason: reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}…` : reason }, 'bad request');
     this.#stopReading();
     sendRawFailure(this.socket, failure);
+    session.requests++;
+    this.ctx.headRefused(this, failure);
   }
 
   /**
@@ -261,6 +271,15 @@ export class HttpConnection implements SessionOwner {
     if (this.current === null) closeSocket(this.socket);
   }
 
+  /**
+   * A socket error: a reset by the client (ECONNRESET) ends the session `client-reset`, any other
+   * error `client-error`, as in tcp mode — unless the session already had its reason (an answer
+   * refused, a timeout, a kill). A FIN is 'end', not an error: `client-close` (#close).
+   */
+  #error(err: NodeJS.ErrnoException): void {
+    if (this.session.endReason === null) this.session.endReason = err.code === 'ECONNRESET' ? 'client-reset' : 'client-error';
+  }
+
   #close(hadError: boolean): void {
     if (this.closed) return;
     this.closed = true;
@@ -298,6 +317,14 @@ export class HttpConnection implements SessionOwner {
     const kind = this.deadlineKind;
     this.setDeadline(NO_DEADLINE, 0);
     if (kind === HEAD_DEADLINE) {
+      if (this.#in.bytes === null) {
+        // No byte of a request came (since the connection opened, or only the empty lines RFC
+        // 9112 §2.2 lets us skip after a keep-alive wait): a browser's pre-connect. No
+        // request timed out, so no 408 and no 4xx to count — closed as idle, as nginx does
+        // (HAProxy's "option http-ignore-probes").
+        if (session.endReason === null) session.endReason = 'idle-close';
+        return this.#finish();
+      }
       // HAProxy's "timeout http-request", Node's headersTimeout: 408, then close.
       if (session.endReason === null) session.endReason = 'client-error';
       this.#reject('request-timeout', 'request head not received in time');
@@ -309,5 +336,8 @@ export class HttpConnection implements SessionOwner {
     }
   }
 }
+
+/** Characters of the parser's reason kept in the `bad request` line. */
+const MAX_REASON = 128;
 
 function noop(): void {}

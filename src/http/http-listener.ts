@@ -19,7 +19,8 @@ import type { ListenerCounters } from '../listener/counters.ts';
 import { ForwardedPolicy } from './forwarded.ts';
 import { HttpConnection } from './client-connection.ts';
 import { Router } from './router.ts';
-import { recordRequest } from './request-stats.ts';
+import { recordRefused, recordRequest } from './request-stats.ts';
+import { FAILURE_STATUS, type Failure } from './status.ts';
 
 /**
  * One per listener name, for the life of the process: the newest generation's context (requests
@@ -56,6 +57,8 @@ export interface HttpListenerContext {
   /** The server's kept-alive connection set in this generation. */
   connectionsOf(server: Server): ServerConnections;
   requestDone(pr: ProxyRequest, conn: HttpConnection): void;
+  /** A request refused at its head (400, 408, 431), its answer already queued: counted and logged. */
+  headRefused(conn: HttpConnection, failure: Failure): void;
   connectionClosed(conn: HttpConnection): void;
 }
 
@@ -176,6 +179,45 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
       session.readMark = read;
       session.writeMark = written;
     }
+  }
+
+  /**
+   * A request refused at its head — malformed (400), too large (431) or not complete in time
+   * (408) — is a request like any other for the operator: it counts in the listener's requests by
+   * status class and gets its access line, with the failure as `reason`. It never reached a
+   * server and has no parsed head to time, so no server, pool or timing. Nothing of the client's
+   * bytes goes into the line (method, url and host are null): a flood of garbage must not become
+   * a flood of attacker-chosen log bytes; the `bad request` line gives the parser's reason.
+   */
+  headRefused(conn: HttpConnection, failure: Failure): void {
+    const status = FAILURE_STATUS[failure];
+    this.counters.requestsTotal++;
+    recordRefused(this.counters.requestStats, status);
+    if (!this.access) return;
+    const session = conn.session;
+    const read = conn.socket.bytesRead;
+    const written = conn.socket.bytesWritten;
+    this.log.info(
+      {
+        session: session.id,
+        client: `${conn.info.clientAddress}:${conn.info.clientPort}`,
+        method: null,
+        url: null,
+        host: null,
+        status,
+        reason: failure,
+        pool: null,
+        server: null,
+        connectMs: null,
+        firstByteMs: null,
+        durationMs: null,
+        bytesIn: read - session.readMark,
+        bytesOut: written - session.writeMark,
+      },
+      'request',
+    );
+    session.readMark = read;
+    session.writeMark = written;
   }
 
   connectionClosed(conn: HttpConnection): void {

@@ -1,7 +1,8 @@
 // What finished http requests add up to, per listener and per server: responses by status class
 // and two latency histograms — the whole request, and the server's time to first byte. Plain
-// numbers bumped once per request (http-listener.ts requestDone) and read by the metrics layer on
-// scrape (src/admin/metrics.ts); label sets are fixed, so nothing is allocated per request.
+// numbers bumped once per request (http-listener.ts requestDone, headRefused) and read by the
+// metrics layer on scrape (src/admin/metrics.ts); label sets are fixed, so nothing is allocated
+// per request.
 import { bucketOf, LatencyHistogram } from '../util/latency-histogram.ts';
 
 /** The `code` label of each index of RequestStats.byClass: statusClass() maps a status to its index. */
@@ -36,4 +37,13 @@ export function recordRequest(listener: RequestStats, server: RequestStats | nul
   server.byClass[cls]!++;
   server.total.add(tb, totalMs);
   if (fb >= 0) server.firstByte.add(fb, firstByteMs);
+}
+
+/**
+ * A request refused at its head (400, 408, 431: malformed, oversized or late, before any server):
+ * counted by status class on the listener only, and not timed — it has no parsed head to time
+ * from, and a flood of them must not drag the latency percentiles of served requests toward zero.
+ */
+export function recordRefused(listener: RequestStats, status: number): void {
+  listener.byClass[statusClass(status)]!++;
 }

@@ -1,7 +1,7 @@
 // Every http failure reason of src/errors.ts (docs/errors.md), produced through a real proxy by
 // what causes it in the field: the client gets its status and `x-fullproxy-reason`, and the
-// `request` access line (or, for a head refused before it is a request, the `session end` line)
-// says the same. The last test fails when a reason has no test here.
+// `request` access line says the same (and, for a head refused as it arrived, the `session end`
+// line ends the session as the client's error). The last test fails when a reason has no test here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
@@ -46,15 +46,16 @@ async function expectFailure(p: RunningProxy, r: HttpResponse, reason: Failure, 
   assert.equal(r.status, STATUS[reason], `status for ${reason}: ${r.status} ${r.body.toString()}`);
   assert.equal(r.header('x-fullproxy-reason'), reason);
   assert.match(r.body.toString(), new RegExp(`^${STATUS[reason]} .*: ${reason}\\n$`));
-  if (logged === 'request') {
-    await waitFor(() => p.logs.find('request').length > 0, 3_000, 'a request access line');
-    const line = p.logs.find('request').at(-1)!;
-    assert.equal(line['status'], STATUS[reason]);
-    assert.equal(line['reason'], reason);
-  } else {
-    // Refused as it arrived: no request line, the session ends as the client's error.
+  await waitFor(() => p.logs.find('request').length > 0, 3_000, 'a request access line');
+  const line = p.logs.find('request').at(-1)!;
+  assert.equal(line['status'], STATUS[reason]);
+  assert.equal(line['reason'], reason);
+  if (logged === 'session end') {
+    // Refused as it arrived: a request line with nothing of its bytes, and the session ends as
+    // the client's error.
+    assert.equal(line['method'], null);
+    assert.equal(line['url'], null);
     await waitFor(() => p.logs.find('session end').length > 0, 3_000, 'a session end line');
-    assert.equal(p.logs.find('request').length, 0);
     assert.equal(p.logs.find('session end').at(-1)!['reason'], 'client-error');
   }
   covered.add(reason);
