@@ -498,6 +498,7 @@ export class TlsHandshakes {
     // Handed on paused, as the plain-text pipeline does: the handler resumes when it can take bytes.
     socket.pause();
     tlsHandshakeDone(socket);
+    endOnTlsError(socket);
     // What the client's TLS was, for the servers (PROXY v2 SSL and AUTHORITY TLVs: connector.ts).
     const servername = (socket as TLSSocket & { servername?: string | false }).servername;
     const tls: ClientTls = { version: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher().standardName, servername: typeof servername === 'string' && servername !== '' ? servername : null };
@@ -514,6 +515,23 @@ export class TlsHandshakes {
 }
 
 const kOwner = Symbol('handshakes');
+
+/**
+ * A TLS error after the handshake (a broken record, a fatal alert) ends the socket. Node reports
+ * it on an internal '_tlsError' event, and on 'error' only once a tls.Server has released the
+ * socket's control — and even then leaves the socket open (Node's _tls_wrap.js). We make our own
+ * TLSSocket, so neither happened: a client that sent a bad record kept its session, and the
+ * server connection, open until clientIdle. Destroying it with the error gives every handler
+ * (tcp, http) its 'error' and 'close' as for a plain socket. test/e2e/tls/reset.test.ts fails if
+ * Node ever stops emitting the event.
+ */
+function endOnTlsError(socket: TLSSocket): void {
+  socket.on('_tlsError', destroyWithError);
+}
+
+function destroyWithError(this: TLSSocket, err: Error): void {
+  this.destroy(err);
+}
 
 function onSecure(this: ServerTlsSocket): void {
   TlsHandshakes.settle(this, false, null);

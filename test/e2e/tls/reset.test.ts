@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import type { Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tcpBackend } from '../../helpers/backends.ts';
 import { startProxy } from '../../helpers/fullproxy.ts';
 import { makePki } from '../../helpers/certs.ts';
@@ -75,3 +75,43 @@ test('a busy tls http session at the end of a drain is reset: the client sees EC
   await p.stop(); // drain(0): an idle connection would get a FIN; this busy one is reset
   assert.equal(await how, 'ECONNRESET');
 });
+
+// A TLSSocket made around an accepted socket (not by a tls.Server) keeps Node's TLS errors to
+// itself after the handshake until its control is released: a client that sent a broken record
+// left its session and server connection open until clientIdle (found by the errors suite).
+for (const protocol of ['tcp', 'http'] as const) {
+  test(`a broken TLS record after the handshake (${protocol} listener) ends the session at once, both sides`, async (t) => {
+    const serverSide: Socket[] = [];
+    const backend = await tcpBackend((s) => {
+      serverSide.push(s);
+      s.on('error', () => {});
+      s.on('data', () => s.write(protocol === 'http' ? 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' : 'ok'));
+    });
+    const p = await startProxy({
+      logging: { level: 'silent' },
+      listeners: [{ name: 'l', listen: '127.0.0.1:0', protocol, pool: 'p', tls: { certificates: [{ cert: leaf.cert, key: leaf.key }] } }],
+      pools: [{ name: 'p', servers: [{ address: backend.address }] }],
+    });
+    t.after(async () => {
+      await p.stop();
+      await backend.close();
+    });
+    // The client's TLS over a TCP socket of our own, to write a bad record under it.
+    const raw = netConnect(p.addr('l').port, '127.0.0.1');
+    raw.on('error', () => {});
+    const c = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ socket: raw, servername: 'site.test', ca: pki.ca }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const ended = ending(c);
+    c.write(protocol === 'http' ? 'GET / HTTP/1.1\r\nHost: site.test\r\n\r\n' : 'hi');
+    await new Promise((r) => c.once('data', r));
+    assert.equal(p.proxy.sessions.size, 1);
+    // A record of type 23 (application data) whose MAC cannot verify: written on the TCP socket
+    // under the client's TLS, so OpenSSL on the proxy's side fails to decrypt it.
+    raw.write(Buffer.concat([Buffer.from([23, 3, 3, 0, 64]), Buffer.alloc(64, 0xab)]));
+    await waitFor(() => p.proxy.sessions.size === 0, 3_000, 'the session ended');
+    await ended;
+    if (protocol === 'tcp') await waitFor(() => serverSide.every((s) => s.destroyed || s.readableEnded), 3_000, 'the server connection closed');
+  });
+}
