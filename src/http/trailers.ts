@@ -26,6 +26,13 @@
 // - any name with an underscore: CGI-style recipients map `X_Forwarded_For` and `X-Forwarded-For`
 //   to the same variable (nginx drops them from heads by default, `underscores_in_headers off`).
 //
+// A field is judged by its name only, never its value: a `Content-Length: abc` trailer is dropped
+// like a `Content-Length: 5` one, never refused — the chunks frame the body, a trailer must not
+// (RFC 9110 §6.5.1, which lets a recipient discard it), so no value here can move a message
+// boundary. The field-line grammar (body-reader.ts: token name, colon, no control character or
+// obs-fold, CRLF) is checked for every trailer line: one that breaks it refuses the whole body,
+// as a head would be refused, since parsers disagree on where such a section ends.
+//
 // Everything else (Server-Timing, Content-Digest, Repr-Digest, Digest, grpc-status, grpc-message,
 // application X-* checksums...) is what trailers are for and passes unchanged. A deny list rather
 // than an allow list: trailers carry application-defined names the proxy cannot know, and the
