@@ -78,7 +78,8 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', ()
 
 // The floor: the same connections at the same pace, with nothing a proxy adds. One 250 ms timer
 // (the proxy's clock), first checks spread over one interval; a check is a connect and, once
-// connected, an end (and for http one request written, the status line awaited).
+// connected, a close (the cheapest of end(), destroy() and resetAndDestroy() measured here; for
+// http one request written first, the status line awaited).
 const FLOOR_JS = `
 const net = require('node:net');
 const ports = JSON.parse(process.argv[1]);
@@ -87,7 +88,7 @@ const http = ${TYPE === 'http'};
 const req = Buffer.from('GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n');
 const due = ports.map(() => Date.now() + Math.floor(Math.random() * interval));
 function noop() {}
-function onConnect() { if (http) this.write(req); else this.end(); }
+function onConnect() { if (http) this.write(req); else this.destroy(); }
 function onData() { this.destroy(); }
 setInterval(() => {
   const now = Date.now();
