@@ -1,6 +1,7 @@
 // The root pino logger and the child-logger helpers. Children carry their bindings (listener,
 // pool) so that a session's access line costs one call; disabled levels cost nothing (pino noops).
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { isoTimestamp } from './util/iso-time.ts';
 
 export type { Logger };
 
@@ -22,7 +23,8 @@ export function createLogger(opts: LogOptions, destination: NodeJS.WritableStrea
     {
       level: opts.level,
       base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // pino.stdTimeFunctions.isoTime's format, without Date#toISOString (util/iso-time.ts: ~0.9 MB of RSS).
+      timestamp: () => `,"time":"${isoTimestamp(Date.now())}"`,
       redact: { paths: ['admin.token', 'config.admin.token', 'token'], censor: '[redacted]' },
     },
     dest,

@@ -32,7 +32,8 @@ class Bucket {
 
 export class ClientLimits {
   readonly #open = new Map<string, number>();
-  readonly #buckets = new LRUCache<string, Bucket>({ max: BUCKETS });
+  /** Made at the first rate check: lru-cache preallocates its index arrays for `max` (~1.4 MB here), which every listener without `newPerSecond` would carry for nothing. */
+  #buckets: LRUCache<string, Bucket> | null = null;
 
   /**
    * Checks `address` against `limits` at `now` (ms) and, when it passes, counts the new connection:
@@ -47,10 +48,11 @@ export class ClientLimits {
     if (rate !== undefined) {
       // Capacity: one second's worth (at least one connection), so a steady client at the rate never waits.
       const capacity = Math.max(1, rate);
-      let b = this.#buckets.get(address);
+      const buckets = (this.#buckets ??= new LRUCache<string, Bucket>({ max: BUCKETS }));
+      let b = buckets.get(address);
       if (b === undefined) {
         b = new Bucket(capacity, now);
-        this.#buckets.set(address, b);
+        buckets.set(address, b);
       } else {
         b.tokens = Math.min(capacity, b.tokens + ((now - b.at) * rate) / 1000);
         b.at = now;
@@ -77,6 +79,6 @@ export class ClientLimits {
 
   /** Addresses with an open connection and buckets held (tests: the bounds). */
   get sizes(): { open: number; buckets: number } {
-    return { open: this.#open.size, buckets: this.#buckets.size };
+    return { open: this.#open.size, buckets: this.#buckets?.size ?? 0 };
   }
 }
