@@ -17,6 +17,7 @@ import type { ListenerCounters } from './listener/counters.ts';
 import type { Server } from './pool/server.ts';
 import { ListenerSettings } from './listener/listener.ts';
 import { EXPIRY_WARNING_MS, buildListenerTls } from './listener/tls.ts';
+import type { TicketKeys } from './listener/ticket-keys.ts';
 import { Pool } from './pool/pool.ts';
 import { PoolConnector, buildPoolTls, sameJson } from './pool/connector.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
@@ -33,7 +34,7 @@ export interface GenerationHost {
   /** The http listener name's slot: which generation takes its new requests. */
   slotFor(listener: string): ListenerSlot;
   /** The listener name's TLS session-ticket keys: kept across reloads, so resumption survives them. */
-  ticketKeysFor(listener: string): Buffer;
+  ticketKeysFor(listener: string): TicketKeys;
 }
 
 /**

@@ -24,7 +24,6 @@ import type { ListenerSlot } from './http/http-listener.ts';
 import type { AdminView, ListenerView, ReloadResult, ReloadStatus } from './admin/view.ts';
 import type { Session } from './session/session.ts';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import { loadConfigFile } from './config/load.ts';
 import { Generation } from './generation.ts';
 import { Listener, listenerOf } from './listener/listener.ts';
@@ -36,7 +35,7 @@ import { AdminServer } from './admin/admin-server.ts';
 import { clientReadsMode } from './net/client-reads.ts';
 import { directWritesMode } from './net/direct-writes.ts';
 import { FAST_PATHS_OFF } from './net/fast-paths.ts';
-import { TICKET_KEY_CALLBACK, ticketKeyRing } from './listener/tls.ts';
+import { TicketKeys, hasTicketKeyCallback } from './listener/ticket-keys.ts';
 import { clock } from './util/clock.ts';
 
 export class Runtime implements AdminView {
@@ -63,12 +62,8 @@ export class Runtime implements AdminView {
   configPath: string | null;
   /** Listener counters by name: they outlive generations and a change of address. */
   readonly #counters = new Map<string, ListenerCounters>();
-  /**
-   * TLS session-ticket key seeds by listener name (48 random bytes, made once per process): each
-   * finds its listener's key ring (listener/tls.ts ticketKeyRing; the ring makes its own keys, so
-   * none outlives its rotation here), rotated from one clock tick.
-   */
-  readonly #ticketKeys = new Map<string, Buffer>();
+  /** TLS session-ticket key rings by listener name (listener/ticket-keys.ts), rotated from one clock tick. */
+  readonly #ticketKeys = new Map<string, TicketKeys>();
   #stopTicketRotation: (() => void) | null = null;
   /** http listeners by name: the generation that takes new requests, and the drain flag. */
   readonly #slots = new Map<string, ListenerSlot>();
@@ -117,11 +112,11 @@ export class Runtime implements AdminView {
     return s;
   }
 
-  ticketKeysFor(listener: string): Buffer {
+  ticketKeysFor(listener: string): TicketKeys {
     let k = this.#ticketKeys.get(listener);
     if (k === undefined) {
-      this.#ticketKeys.set(listener, (k = randomBytes(48)));
-      if (!TICKET_KEY_CALLBACK && this.#ticketKeys.size === 1) this.log.warn({ node: process.version }, 'TLS session-ticket keys change only at a reload, not every hour: this Node lacks the ticket key callback');
+      this.#ticketKeys.set(listener, (k = new TicketKeys(Date.now())));
+      if (!hasTicketKeyCallback() && this.#ticketKeys.size === 1) this.log.warn({ node: process.version }, 'TLS session-ticket keys change only at a reload, not every hour: this Node lacks the ticket key callback');
       this.#stopTicketRotation ??= clock.onTick((now) => this.#rotateTicketKeys(now));
     }
     return k;
@@ -129,7 +124,7 @@ export class Runtime implements AdminView {
 
   /** On the shared clock tick: each listener's ticket keys rotate when their interval is over. */
   #rotateTicketKeys(now: number): void {
-    for (const [listener, seed] of this.#ticketKeys) if (ticketKeyRing(seed).rotateIfDue(now)) this.log.debug({ listener }, 'TLS session-ticket key rotated');
+    for (const [listener, keys] of this.#ticketKeys) if (keys.rotateIfDue(now)) this.log.debug({ listener }, 'TLS session-ticket key rotated');
   }
 
   countersFor(listener: string): ListenerCounters {

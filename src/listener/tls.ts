@@ -10,7 +10,7 @@
 // the decrypted socket to the protocol's handler once the handshake is done. Handshakes that do
 // not finish in `handshakeTimeout` are closed from the shared clock tick, not a timer per socket.
 import { readFileSync } from 'node:fs';
-import { X509Certificate, constants, createPrivateKey, randomBytes, randomFillSync } from 'node:crypto';
+import { X509Certificate, constants, createPrivateKey } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, createSecureContext, type SecureContext, type TLSSocketOptions } from 'node:tls';
 import type { ListenerConfig } from '../config/schema.ts';
@@ -21,6 +21,7 @@ import type { ClientInfo, ClientTls } from '../pool/connector.ts';
 import { clock } from '../util/clock.ts';
 import { allowTlsReset, tlsHandshakeDone } from '../net/socket.ts';
 import type { ListenerCounters } from './counters.ts';
+import { TICKET_LIFETIME_S, type TicketKeys } from './ticket-keys.ts';
 
 /** One `tls.certificates[]` entry: file paths (absolute once load.ts resolved them). */
 export interface CertificateFiles {
@@ -258,152 +259,11 @@ export function listenerAlpn(lc: ListenerConfig): string[] {
  * lines when a file went missing or changed since load.ts checked it: a reload then fails cleanly
  * and the running certificates stay.
  */
-export function buildListenerTls(lc: ListenerConfig, at: string, ticketKeys: Buffer): ListenerTls {
+export function buildListenerTls(lc: ListenerConfig, at: string, ticketKeys: TicketKeys): ListenerTls {
   if (lc.tls === undefined) throw new Error(`${at}: no tls block`);
   const r = readCertificates(lc.tls.certificates, `${at}.tls`);
   if (!r.ok) throw new Error(r.errors.join('\n'));
-  return new ListenerTls(lc, r.certificates, ticketKeyRing(ticketKeys));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Session-ticket keys (issue 15 §1: "tickets, with keys rotated").
-//
-// A listener name has one key ring for the life of the process (runtime.ts keeps the seed it is
-// found by), shared by every generation's contexts: a reload keeps resumption working. The key that
-// seals new tickets is replaced every TICKET_KEY_ROTATION_MS; the one before it still opens tickets
-// (they are then renewed under the new key) and is erased at the next rotation. So a key is held
-// for at most two intervals (what a stolen key can decrypt), and a ticket, told to live
-// TICKET_LIFETIME_S, can be opened for its whole life. This is what nginx operators do with several
-// `ssl_session_ticket_key` files (the first seals, the others open) and HAProxy's tls-ticket-keys,
-// made automatic. Rotation is driven by the runtime's one subscription to the shared clock
-// (rotateIfDue): no timer per listener, and a key is erased on time even when no client comes.
-//
-// Two keys at once need Node's ticket key callback (enableTicketKeyCallback and
-// onticketkeycallback on the native context: internal, there since io.js for Node's own
-// test-https-resume-after-renew). Node's public `ticketKeys`/`setTicketKeys` hold ONE key, and a
-// context then opens only tickets with that key's name (TicketCompatibilityCallback in
-// crypto_context.cc): every ticket issued before a rotation would cost a full handshake. Without
-// the callback (TICKET_KEY_CALLBACK false) each context keeps the key that was current when it was
-// built, so keys change only at a reload; the runtime warns. OpenSSL asks the callback of the
-// context a socket started with (the default one: the SNI callback copies a certificate into the
-// socket, not the context), but every context gets it. Its cost, a JS call per ticket sealed or
-// opened: measured on TLS 1.3 with ECDSA P-256, server CPU per handshake, medians of three runs of
-// 4,000: full 524 → 532 µs, resumed 443 → 451 µs (1–2%, within the run-to-run spread).
-
-/** How long a key seals new tickets: hourly, as operators rotate nginx and HAProxy ticket keys. */
-export const TICKET_KEY_ROTATION_MS = 3600_000;
-
-/** Ticket lifetime (the hint clients get, the age OpenSSL accepts): one interval (OpenSSL: 7200 s). */
-export const TICKET_LIFETIME_S = TICKET_KEY_ROTATION_MS / 1000;
-
-type TicketKeyCallback = (name: Buffer, iv: Buffer, encrypt: boolean) => readonly unknown[];
-
-interface NativeSecureContext {
-  enableTicketKeyCallback?: () => void;
-  onticketkeycallback?: TicketKeyCallback;
-}
-
-function nativeContext(context: SecureContext): NativeSecureContext | undefined {
-  return (context as unknown as { context?: NativeSecureContext }).context;
-}
-
-/** Whether this Node lets a context open tickets of two keys (checked once, at load). */
-export const TICKET_KEY_CALLBACK: boolean = typeof nativeContext(createSecureContext({}))?.enableTicketKeyCallback === 'function';
-
-/** Status answers to OpenSSL: 1 ticket opened, 2 opened but renew it, 0 not ours (full handshake). */
-const OPENED = 1;
-const OPENED_RENEW = 2;
-/** Node reads a HMAC and an AES key even for "not ours": any 16 bytes will do. */
-const NOT_OURS: readonly unknown[] = [0, Buffer.alloc(16), Buffer.alloc(16)];
-
-/**
- * One 48-byte key (Node's layout: 16 bytes name, 16 HMAC-SHA256 key, 16 AES-128 key) and the
- * answers the callback gives for it, made once: a handshake allocates nothing here but the IV.
- */
-class TicketKey {
-  readonly bytes: Buffer;
-  readonly name: Buffer;
-  readonly opened: readonly unknown[];
-  readonly openedRenew: readonly unknown[];
-  /** [status, HMAC key, AES key, name, IV]: Node copies name and IV out before the next call. */
-  readonly #seal: [number, Buffer, Buffer, Buffer, Buffer];
-
-  constructor(bytes: Buffer) {
-    this.bytes = bytes;
-    this.name = bytes.subarray(0, 16);
-    const hmac = bytes.subarray(16, 32);
-    const aes = bytes.subarray(32, 48);
-    this.opened = [OPENED, hmac, aes];
-    this.openedRenew = [OPENED_RENEW, hmac, aes];
-    this.#seal = [OPENED, hmac, aes, this.name, Buffer.alloc(16)];
-  }
-
-  seal(): readonly unknown[] {
-    randomFillSync(this.#seal[4]);
-    return this.#seal;
-  }
-}
-
-/** The session-ticket keys of one listener name: the sealing key and the one before it. */
-export class TicketKeys {
-  #current: TicketKey;
-  #previous: TicketKey | null = null;
-  #rotateAt: number;
-
-  constructor(now: number) {
-    this.#current = new TicketKey(randomBytes(48));
-    this.#rotateAt = now + TICKET_KEY_ROTATION_MS;
-  }
-
-  /** The sealing key (48 bytes): the `ticketKeys` of contexts, used alone without the callback. */
-  get current(): Buffer {
-    return this.#current.bytes;
-  }
-
-  /**
-   * On the shared clock tick: a new sealing key once the interval is over, the old one kept to
-   * open tickets, the one before erased. After a missed interval (a suspended process) the old
-   * key is erased too. Returns whether it rotated.
-   */
-  rotateIfDue(now: number): boolean {
-    if (now < this.#rotateAt) return false;
-    const dropped = this.#previous;
-    this.#previous = now < this.#rotateAt + TICKET_KEY_ROTATION_MS ? this.#current : null;
-    if (this.#previous === null) this.#current.bytes.fill(0);
-    dropped?.bytes.fill(0);
-    this.#current = new TicketKey(randomBytes(48));
-    this.#rotateAt = now + TICKET_KEY_ROTATION_MS;
-    return true;
-  }
-
-  /** Makes `context` seal and open tickets with these keys (no-op without the callback). */
-  attach(context: SecureContext): void {
-    if (!TICKET_KEY_CALLBACK) return;
-    const native = nativeContext(context)!;
-    native.enableTicketKeyCallback!();
-    native.onticketkeycallback = this.#callback;
-  }
-
-  /** Called by OpenSSL through Node, once per ticket sealed or offered (not per byte). */
-  readonly #callback: TicketKeyCallback = (name, _iv, encrypt) => {
-    if (encrypt) return this.#current.seal();
-    if (name.equals(this.#current.name)) return this.#current.opened;
-    if (this.#previous !== null && name.equals(this.#previous.name)) return this.#previous.openedRenew;
-    return NOT_OURS;
-  };
-}
-
-const rings = new WeakMap<Buffer, TicketKeys>();
-
-/**
- * The key ring of a listener name, found by the seed runtime.ts keeps for that name; made on first
- * use, it lives as long as the seed. The seed's bytes are not a key: the runtime holds it for the
- * life of the process, and a key must be erased when it retires.
- */
-export function ticketKeyRing(seed: Buffer, now: number = Date.now()): TicketKeys {
-  let ring = rings.get(seed);
-  if (ring === undefined) rings.set(seed, (ring = new TicketKeys(now)));
-  return ring;
+  return new ListenerTls(lc, r.certificates, ticketKeys);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { startProxy } from '../../helpers/fullproxy.ts';
 import { makePki } from '../../helpers/certs.ts';
 import { loadConfigObject } from '../../../src/config/load.ts';
 import { clock } from '../../../src/util/clock.ts';
-import { TICKET_KEY_ROTATION_MS, TICKET_LIFETIME_S } from '../../../src/listener/tls.ts';
+import { TICKET_KEY_ROTATION_MS, TICKET_LIFETIME_S } from '../../../src/listener/ticket-keys.ts';
 
 const pki = makePki();
 const leaf = pki.leaf('site', ['site.test']);
