@@ -6,8 +6,8 @@
 //
 // zod/mini, the functional form of the same library (z.optional(x), z._default(x, v), checks in
 // .check()): the same schema objects, issues and JSON Schema as zod's classic API, for a few MB
-// less of resident memory in the shipped bundle (issue 18 §11; figures in docs/deploy.md
-// "Memory"). Messages are worded in validate.ts, not by a zod locale.
+// less of resident memory in the shipped bundle (issue 18 §11; figures in README "Footprint").
+// Messages are worded in validate.ts, not by a zod locale.
 import { isIP } from 'node:net';
 import * as z from 'zod/mini';
 import { DEFAULTS } from './defaults.ts';
