@@ -4,7 +4,7 @@
 //
 // Why a bundle and not the .ts sources the tests run (issue 18 §11, figures in README
 // "Footprint"): Node's type stripping loads its TypeScript parser (~17 MB of RSS), and a bundle
-// carries only the parts of zod, prom-client and pino that fullproxy reaches, so the image needs no
+// carries only the parts of zod, jsonc-parser, lru-cache and pino that fullproxy reaches, so the image needs no
 // node_modules at all. Identifiers are kept so stack traces stay readable.
 import { build, type Plugin } from 'esbuild';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -64,7 +64,7 @@ await build({
   define: { FULLPROXY_BUILD_VERSION: JSON.stringify((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version) },
   logLevel: 'warning',
   plugins: [builtinsOnDemand, jsoncParserUsedOnly],
-  // The CommonJS dependencies (pino, prom-client) call require() for Node's builtins; an ES module
+  // The CommonJS dependencies (pino) call require() for Node's builtins; an ES module
   // has none of its own.
   banner: { js: "import { createRequire as __fullproxyRequire } from 'node:module'; const require = __fullproxyRequire(import.meta.url);" },
 });
