@@ -26,6 +26,20 @@ import { FAILURE_STATUS, type Failure } from './status.ts';
  * One per listener name, for the life of the process: the newest generation's context (requests
  * start there, so a kept-alive connection follows reloads) and whether the proxy drains.
  */
+/** What an access line says of one request (http-listener.ts #accessLine adds the session, client and bytes). */
+interface AccessFields {
+  method: string | null;
+  url: string | null;
+  host: string | null;
+  status: number | null;
+  reason: string | null;
+  pool: string | null;
+  server: string | null;
+  connectMs: number | null;
+  firstByteMs: number | null;
+  durationMs: number | null;
+}
+
 export interface ListenerSlot {
   current: HttpListenerContext | null;
   draining: boolean;
@@ -151,34 +165,19 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     const totalMs = performance.now() - pr.startedAt;
     const firstByteMs = pr.firstByteAt === 0 ? -1 : pr.firstByteAt - pr.sentAt;
     recordRequest(this.counters.requestStats, server?.requestStats ?? null, pr.status, totalMs, firstByteMs);
-    if (this.access) {
-      // Bytes since the previous request of the connection ended: this request's head and body,
-      // and everything written back for it (1xx, head, body), as the client socket counted them.
-      const session = conn.session;
-      const read = conn.socket.bytesRead;
-      const written = conn.socket.bytesWritten;
-      this.log.info(
-        {
-          session: session.id,
-          client: `${conn.info.clientAddress}:${conn.info.clientPort}`,
-          method: pr.method,
-          url: pr.target,
-          host: pr.host,
-          status: pr.status,
-          reason: pr.failure,
-          pool: pr.pool?.name ?? null,
-          server: server?.address ?? null,
-          connectMs: server === null || pr.sentAt === 0 ? null : pr.connectMs < 0 ? -1 : roundMs(pr.connectMs),
-          firstByteMs: firstByteMs < 0 ? null : roundMs(firstByteMs),
-          durationMs: roundMs(totalMs),
-          bytesIn: read - session.readMark,
-          bytesOut: written - session.writeMark,
-        },
-        'request',
-      );
-      session.readMark = read;
-      session.writeMark = written;
-    }
+    if (!this.access) return;
+    this.#accessLine(conn, {
+      method: pr.method,
+      url: pr.target,
+      host: pr.host,
+      status: pr.status,
+      reason: pr.failure,
+      pool: pr.pool?.name ?? null,
+      server: server?.address ?? null,
+      connectMs: server === null || pr.sentAt === 0 ? null : pr.connectMs < 0 ? -1 : roundMs(pr.connectMs),
+      firstByteMs: firstByteMs < 0 ? null : roundMs(firstByteMs),
+      durationMs: roundMs(totalMs),
+    });
   }
 
   /**
@@ -194,28 +193,19 @@ export class HttpListener implements ProtocolHandler, HttpListenerContext {
     this.counters.requestsTotal++;
     recordRefused(this.counters.requestStats, status);
     if (!this.access) return;
+    this.#accessLine(conn, { method: null, url: null, host: null, status, reason: failure, pool: null, server: null, connectMs: null, firstByteMs: null, durationMs: null });
+  }
+
+  /**
+   * The `request` access line: the request's fields, then the bytes since the previous request of
+   * the connection ended — its head and body, and everything written back for it (1xx, head,
+   * body), as the client socket counted them.
+   */
+  #accessLine(conn: HttpConnection, fields: AccessFields): void {
     const session = conn.session;
     const read = conn.socket.bytesRead;
     const written = conn.socket.bytesWritten;
-    this.log.info(
-      {
-        session: session.id,
-        client: `${conn.info.clientAddress}:${conn.info.clientPort}`,
-        method: null,
-        url: null,
-        host: null,
-        status,
-        reason: failure,
-        pool: null,
-        server: null,
-        connectMs: null,
-        firstByteMs: null,
-        durationMs: null,
-        bytesIn: read - session.readMark,
-        bytesOut: written - session.writeMark,
-      },
-      'request',
-    );
+    this.log.info({ session: session.id, client: `${conn.info.clientAddress}:${conn.info.clientPort}`, ...fields, bytesIn: read - session.readMark, bytesOut: written - session.writeMark }, 'request');
     session.readMark = read;
     session.writeMark = written;
   }
