@@ -5,6 +5,7 @@
 // HTTP/1.x status line, a head over 8 KiB) fails with its reason.
 import type { Socket } from 'node:net';
 import type { HealthCheckConfig } from '../config/schema.ts';
+import type { Server } from '../pool/server.ts';
 import type { CheckRun, HealthCheck } from './health-checker.ts';
 
 type HttpCheckConfig = Extract<HealthCheckConfig, { type: 'http' }>;
@@ -13,6 +14,20 @@ type HttpCheckConfig = Extract<HealthCheckConfig, { type: 'http' }>;
 const MAX_HEAD = 8192;
 
 const STATUS_LINE = /^HTTP\/1\.[01] ([1-5][0-9]{2})(?: |$)/;
+
+/** The first 13 bytes of a final response's status line: `HTTP/1.1 200 ` (or CR after the code). */
+const FINAL_START = /^HTTP\/1\.[01] ([2-5][0-9]{2})[ \r]$/;
+
+/**
+ * The status of a final response whose status line starts `d` (what a server sends nearly
+ * always: the whole head in the first read), read from 13 bytes without copying the rest; 0 when
+ * it is not that simple (an interim 1xx, a status line in pieces, not HTTP): finalStatus decides.
+ */
+export function quickStatus(d: Buffer): number {
+  if (d.length < 13) return 0;
+  const m = FINAL_START.exec(d.toString('latin1', 0, 13));
+  return m === null ? 0 : Number(m[1]);
+}
 
 /** `"200-399"` or `"204"` → [low, high]; validated by the schema. */
 export function parseStatusRange(spec: string): [number, number] {
@@ -38,15 +53,28 @@ export function finalStatus(head: string): number | null {
   }
 }
 
+function request(path: string, host: string): Buffer {
+  return Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: fullproxy-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n`, 'latin1');
+}
+
 export function httpCheck(config: HttpCheckConfig): HealthCheck {
   const [low, high] = parseStatusRange(config.expectStatus);
+  // The request is the same at every check of a server: made once (per server when the Host is
+  // the server's address), not at each of its checks.
+  const fixed = config.host === undefined ? null : request(config.path, config.host);
+  const perServer = new WeakMap<Server, Buffer>();
   return {
     probe(run: CheckRun, socket: Socket) {
-      const host = config.host ?? run.server.address;
-      socket.write(`GET ${config.path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: fullproxy-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n`, 'latin1');
+      let req = fixed ?? perServer.get(run.server);
+      if (req === undefined) perServer.set(run.server, (req = request(config.path, run.server.address)));
+      socket.write(req);
       let head = '';
       socket.on('data', (d: Buffer) => {
         if (run.settled) return;
+        if (head === '') {
+          const quick = quickStatus(d);
+          if (quick !== 0) return run.finish(quick >= low && quick <= high ? 'pass' : 'fail', `status ${quick}`);
+        }
         head += d.toString('latin1');
         const status = finalStatus(head);
         if (status === null) {
