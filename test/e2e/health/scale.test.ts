@@ -1,6 +1,8 @@
 // Cost of active checks: 1,000 servers in 100 pools checked every second, in one process. The
 // servers run in a child process so the figures are the proxy's. Reported (not asserted on time):
 // event-loop delay (monitorEventLoopDelay) and CPU per second; asserted: no timer per server.
+// The CPU here includes the test process's own sampling; the proxy's alone, against the floor of
+// a bare Node connect + close at the same pace, is `npm run bench:health` (bench/README.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
