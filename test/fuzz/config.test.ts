@@ -86,8 +86,11 @@ function applyValueEdits(value: unknown, edits: readonly ValueEdit[]): unknown {
     const k = keys.length === 0 ? undefined : keys[e.node % keys.length]!;
     const slot = c as Record<string, unknown>;
     switch (e.kind) {
+      // Inserted values are copies: a generator may hand the same object (a constant) to several
+      // edits, and inserting one instance twice, once inside itself, made a cycle that no JSON
+      // config can have (a stack overflow in this walk, in a CI run).
       case 'replace':
-        if (k !== undefined) slot[k] = e.value;
+        if (k !== undefined) slot[k] = structuredClone(e.value);
         break;
       case 'delete':
         if (k === undefined) break;
@@ -95,9 +98,9 @@ function applyValueEdits(value: unknown, edits: readonly ValueEdit[]): unknown {
         else delete slot[k];
         break;
       case 'add':
-        if (Array.isArray(c)) c.push(e.value);
+        if (Array.isArray(c)) c.push(structuredClone(e.value));
         // defineProperty: an own "__proto__" key, as JSON.parse makes it, not a prototype change
-        else Object.defineProperty(c, e.key, { value: e.value, enumerable: true, writable: true, configurable: true });
+        else Object.defineProperty(c, e.key, { value: structuredClone(e.value), enumerable: true, writable: true, configurable: true });
         break;
       case 'wrap':
         if (k !== undefined) slot[k] = [slot[k]];

@@ -52,7 +52,15 @@ export async function fuzz<T>(t: TestContext, name: string, property: fc.IRawPro
     `fuzz ${name}: seed ${b.seed}, ${runs} runs in ${batches} batches, ${Date.now() - started} ms${counts === undefined ? '' : ` ${JSON.stringify(counts())}`}`;
   while (runs < b.numRuns && (batches === 0 || Date.now() < deadline)) {
     const seed = (b.seed + batches) | 0;
-    const out = await fc.check(property, { seed, numRuns: Math.min(size, b.numRuns - runs), includeErrorInReport: true, ...(b.path === undefined ? {} : { path: b.path }) });
+    let out: fc.RunDetails<T>;
+    try {
+      out = await fc.check(property, { seed, numRuns: Math.min(size, b.numRuns - runs), includeErrorInReport: true, ...(b.path === undefined ? {} : { path: b.path }) });
+    } catch (err) {
+      // Something escaped fast-check itself (a CI run once got a bare stack overflow, with no seed
+      // to replay it): the seed of this batch goes with it.
+      t.diagnostic(summary());
+      throw new Error(`fuzz ${name} threw outside its property (replay: FUZZ_SEED=${seed})`, { cause: err });
+    }
     batches++;
     runs += out.numRuns;
     if (out.failed) {
