@@ -25,6 +25,7 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 
 /** Descriptors kept back whatever the config (see above). */
 export const BASE_RESERVE = 64;
@@ -83,7 +84,12 @@ export class FdBudget {
     const figures = `${this.max} ${allowed}`;
     if (allowed > this.max && figures !== this.#warned) {
       this.#warned = figures;
-      this.#log.warn(
+      // A warning when a listener's limit was chosen (it cannot be honoured); with the defaults
+      // (10,000 per listener) it is the ordinary case on a machine with a small ulimit, and the
+      // budget is simply the limit, as HAProxy derives its maxconn from ulimit -n: said at info.
+      const chosen = config.listeners.some((l) => l.limits.maxConnections !== DEFAULTS.listener.limits.maxConnections);
+      (chosen ? this.#log.warn : this.#log.info).call(
+        this.#log,
         { nofile: this.limit, reserve, clientConnections: this.max, listenersMaxConnections: allowed },
         'the file descriptor limit (ulimit -n) allows fewer client connections than the listeners\' limits.maxConnections; connections beyond it are refused and counted as accept errors',
       );
