@@ -313,9 +313,7 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     // whether another server may be tried (nothing was sent: SPEC "Retries", even for a POST).
     const { failure, retry } = connectFailed(this.pool!, server, err, this);
     this.lastFailure = failure;
-    if (failure === 'connect-timeout') server.connectTimeouts++;
     if (retry) {
-      server.retries++;
       this.ctx.log.info({ server: server.address, err: err.message }, 'retrying request on another server');
       return this.#pickAndSend();
     }
@@ -534,7 +532,6 @@ export class ProxyRequest implements ConnectionWaiter, UpstreamExchange, BodySin
     // nginx's proxy_next_upstream error and HAProxy's retry-on empty-response do. Never a request
     // with a body, and never once a response byte came.
     if (failure === 'server-reset' && !reused && this.firstByteAt === 0 && this.upgrade === null && !this.#hasBody && IDEMPOTENT.has(this.method) && retryElsewhere(this.pool!, server, this)) {
-      server.retries++;
       this.ctx.log.info({ server: server.address, err: detail }, 'retrying request on another server');
       return this.#pickAndSend();
     }

@@ -44,7 +44,8 @@ export function nextServer(pool: Pool, ctx: PickContext, attempt: Attempt, cooki
 
 /**
  * A connect to `server` failed. Counts it against the server when it was the server's fault
- * (connectErrors, passive health), and says whether the caller may try another server: SPEC
+ * (connectErrors, connectTimeouts, passive health), and says whether the caller may try another
+ * server (counted in its `retries` when so): SPEC
  * "Retries" — only when the connection failed before any byte was sent, which a failed connect
  * guarantees, up to `pools[].retries` more attempts.
  */
@@ -53,6 +54,7 @@ export function connectFailed(pool: Pool, server: Server, err: FullproxyError | 
   const failure: ConnectFailure = err?.code ?? 'connect-failed';
   if (failure === 'source-exhausted') return { failure, retry: false };
   server.connectErrors++;
+  if (failure === 'connect-timeout') server.connectTimeouts++;
   recordFailure(pool, server, failure, Date.now());
   return { failure, retry: retryElsewhere(pool, server, attempt) };
 }
@@ -66,6 +68,7 @@ export function connectFailed(pool: Pool, server: Server, err: FullproxyError | 
 export function retryElsewhere(pool: Pool, server: Server, attempt: Attempt): boolean {
   if (attempt.attempts > pool.config.retries) return false;
   (attempt.tried ??= []).push(server);
+  server.retries++;
   return true;
 }
 

@@ -247,11 +247,15 @@ export class TcpProxy {
         session.state = 'queued';
         return;
       }
-      this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
-      closeSocket(session.client);
-      return;
+      return this.#noServer(ts);
     }
     this.#connectTo(ts, server);
+  }
+
+  /** No server to try, and none it could wait for: closed (FIN), no-server or the last connect's failure. */
+  #noServer(ts: TcpSession): void {
+    this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
+    closeSocket(ts.session.client);
   }
 
   /** The pool's queue woke a waiting session: pick again. False: still no server, keep waiting. */
@@ -265,9 +269,8 @@ export class TcpProxy {
       this.#connectTo(ts, server);
       return true;
     }
-    // No server left that it could wait for (they went down or were drained): closed as before queues.
-    this.#setReason(ts, ts.attempts === 0 ? 'no-server' : 'connect-failed');
-    closeSocket(ts.session.client);
+    // No server left that it could wait for (they went down or were drained).
+    this.#noServer(ts);
     return true;
   }
 
@@ -307,12 +310,8 @@ export class TcpProxy {
         if (ts.clientClosed) this.#finish(ts);
         return;
       }
-      if (outcome.failure === 'connect-timeout') server.connectTimeouts++;
       this.#log.warn({ server: server.address, client: session.clientAddress, err: err?.message }, 'server connect failed');
-      if (outcome.retry) {
-        server.retries++;
-        return this.#connectNext(ts);
-      }
+      if (outcome.retry) return this.#connectNext(ts);
       this.#setReason(ts, outcome.failure); // connect-failed or connect-timeout, as an http client is told
       closeSocket(session.client);
       if (ts.clientClosed) this.#finish(ts);
