@@ -9,6 +9,7 @@
 import type { Session, SessionState } from '../session/session.ts';
 import { canonicalCidr } from '../listener/deny-list.ts';
 import { CidrList } from '../net/cidr.ts';
+import { ipv4Number } from '../net/ip-address.ts';
 import { parseDuration } from '../config/duration.ts';
 
 /** Sessions examined per call at most. */
@@ -104,31 +105,11 @@ function addressMatcher(cidr: string): (address: string) => boolean {
   }
   const bits = Number(bitsText);
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  const want = (ipv4(net) & mask) >>> 0;
+  const want = (ipv4Number(net) & mask) >>> 0;
   return (address) => {
-    const v = ipv4(address);
+    const v = ipv4Number(address);
     return v !== -1 && (v & mask) >>> 0 === want;
   };
-}
-
-/** A dotted-quad IPv4 address as an unsigned 32-bit number; -1 for anything else. */
-function ipv4(text: string): number {
-  let value = 0;
-  let octet = -1;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 46) {
-      if (octet < 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = -1;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      octet = octet < 0 ? c - 48 : octet * 10 + c - 48;
-      if (octet > 255) return -1;
-    } else return -1;
-  }
-  return dots === 3 && octet >= 0 ? value * 256 + octet : -1;
 }
 
 function show(v: string): string {

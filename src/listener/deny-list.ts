@@ -9,6 +9,7 @@
 // with the clock so a deny never outlives its TTL by more than a tick.
 import { isIP } from 'node:net';
 import { CidrList } from '../net/cidr.ts';
+import { isMapped, parseIPv4, parseIPv6, v4Text, v6Text } from '../net/ip-address.ts';
 import { clock } from '../util/clock.ts';
 
 /** Entries at most: a runaway script cannot grow the list (and each rebuild) without bound. */
@@ -34,59 +35,21 @@ export function canonicalCidr(text: string): string | null {
   if (bitsText !== undefined && !/^[0-9]{1,3}$/.test(bitsText)) return null;
   const bits = bitsText === undefined ? width : Number(bitsText);
   if (bits > width) return null;
-  const value = family === 4 ? v4ToBigInt(addr) : v6ToBigInt(addr);
+  // The 16 bytes of the address (an IPv4 one as ::ffff:a.b.c.d), the host bits cleared.
+  const zone = addr.indexOf('%');
+  if (family === 4) {
+    BYTES.fill(0, 0, 10);
+    BYTES[10] = BYTES[11] = 0xff;
+    if (!parseIPv4(addr, 0, addr.length, BYTES, 12)) return null;
+  } else if (!parseIPv6(zone === -1 ? addr : addr.slice(0, zone), BYTES, 0)) return null;
+  const prefix = family === 4 ? bits + 96 : bits;
+  for (let i = 0; i < 16; i++) BYTES[i] = BYTES[i]! & (0xff00 >> Math.min(8, Math.max(0, prefix - 8 * i)));
   // An IPv4-mapped range is the IPv4 range: clients are matched by their plain IPv4 form (normalizeAddress).
-  if (family === 6 && bits >= 96 && value >> 32n === 0xffffn) return canonicalCidr(`${bigIntToV4(value & 0xffffffffn)}/${bits - 96}`);
-  const mask = bits === 0 ? 0n : ((1n << BigInt(bits)) - 1n) << BigInt(width - bits);
-  const net = value & mask;
-  return `${family === 4 ? bigIntToV4(net) : bigIntToV6(net)}/${bits}`;
+  return prefix >= 96 && isMapped(BYTES, 0) ? `${v4Text(BYTES, 12)}/${prefix - 96}` : `${v6Text(BYTES, 0, false)}/${prefix}`;
 }
 
-function v4ToBigInt(a: string): bigint {
-  return a.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
-}
-
-function bigIntToV4(v: bigint): string {
-  return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 255n)).join('.');
-}
-
-function v6ToBigInt(a: string): bigint {
-  // An embedded IPv4 tail ("::ffff:10.0.0.1") becomes its two groups.
-  let text = a;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4 !== null) {
-    const n = v4ToBigInt(v4[1]!);
-    text = `${text.slice(0, v4.index)}${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
-  }
-  const [head = '', tail] = text.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
-}
-
-function bigIntToV6(v: bigint): string {
-  const groups: string[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(((v >> BigInt(i * 16)) & 0xffffn).toString(16));
-  // The longest run of two or more zero groups becomes "::" (RFC 5952).
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
+/** Scratch for canonicalCidr (filled and read in one call). */
+const BYTES = new Uint8Array(16);
 
 const EMPTY = new CidrList([]);
 

@@ -18,6 +18,7 @@ import { LRUCache } from 'lru-cache';
 import type { PoolConfig } from '../config/schema.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import type { Server } from './server.ts';
+import { ipv4Number, parseIPv6 } from '../net/ip-address.ts';
 
 export type PersistenceConfig = NonNullable<PoolConfig['persistence']>;
 
@@ -132,9 +133,12 @@ export class SourceIpPersistence implements Persistence {
  * address as its 8 groups in hex. Null for anything that is not an IP address (no stickiness).
  * Addresses arrive normalized (net/address.ts: no ::ffff: prefix on IPv4 peers).
  */
+/** Scratch for one IPv6 address (addressKey fills and reads it in one call). */
+const V6 = new Uint8Array(16);
+
 export function addressKey(address: string, netmask: number, netmask6: number): StickyKey | null {
   if (address.indexOf(':') === -1) {
-    const v4 = parseIPv4(address, 0, address.length);
+    const v4 = ipv4Number(address);
     if (v4 < 0) return null;
     if (netmask === 32) return address;
     // | 0: a signed 32-bit value is a small integer for V8, never a heap number.
@@ -142,70 +146,16 @@ export function addressKey(address: string, netmask: number, netmask6: number): 
   }
   // From a socket or the PROXY parser, so an IPv6 address: used as it is when unmasked (no parse per pick).
   if (netmask6 === 128) return address;
-  const groups = parseIPv6(address);
-  if (groups === null) return null;
+  const zone = address.indexOf('%');
+  if (!parseIPv6(zone === -1 ? address : address.slice(0, zone), V6, 0)) return null;
   let key = '';
   for (let i = 0; i < 8; i++) {
     const bits = Math.min(16, Math.max(0, netmask6 - i * 16));
-    const g = bits === 0 ? 0 : groups[i]! & ((0xffff << (16 - bits)) & 0xffff);
+    const word = (V6[2 * i]! << 8) | V6[2 * i + 1]!;
+    const g = bits === 0 ? 0 : word & ((0xffff << (16 - bits)) & 0xffff);
     key += i === 0 ? g.toString(16) : `:${g.toString(16)}`;
   }
   return key;
-}
-
-/** Dotted-quad IPv4 in `s[start, end)` → unsigned 32-bit value, or -1. */
-function parseIPv4(s: string, start: number, end: number): number {
-  let value = 0;
-  let octet = -1;
-  let dots = 0;
-  let digits = 0;
-  for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (octet < 0 || dots === 3) return -1;
-      value = value * 256 + octet;
-      octet = -1;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && octet === 0) return -1; // leading zero: not a form Node or the PROXY parser produce
-      octet = (octet < 0 ? 0 : octet * 10) + (c - 48);
-      if (++digits > 3 || octet > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || octet < 0) return -1;
-  return value * 256 + octet;
-}
-
-/** IPv6 text (with `::` and an IPv4 tail allowed) → its 8 groups, or null. */
-function parseIPv6(s: string): number[] | null {
-  const zone = s.indexOf('%');
-  const text = zone === -1 ? s : s.slice(0, zone);
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const parse = (part: string): number[] | null => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const pieces = part.split(':');
-    for (let i = 0; i < pieces.length; i++) {
-      const p = pieces[i]!;
-      if (i === pieces.length - 1 && p.indexOf('.') !== -1) {
-        const v4 = parseIPv4(p, 0, p.length);
-        if (v4 < 0) return null;
-        out.push(Math.floor(v4 / 65536), v4 & 0xffff);
-      } else {
-        if (!/^[0-9A-Fa-f]{1,4}$/.test(p)) return null;
-        out.push(parseInt(p, 16));
-      }
-    }
-    return out;
-  };
-  const head = parse(halves[0]!);
-  if (head === null) return null;
-  if (halves.length === 1) return head.length === 8 ? head : null;
-  const tail = parse(halves[1]!);
-  if (tail === null || head.length + tail.length > 7) return null;
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
 }
 
 // ---------------------------------------------------------------------------------------------
